@@ -1,0 +1,276 @@
+"""Combinators that build one hook expression out of several hooks.
+
+Configuration comes first and the hook last: ``when(pred, hook)``. Every
+combinator is a small frozen value whose ``repr`` reads like the expression.
+
+>>> from fhooks.core.fold import fold
+>>> from fhooks.core.events import Event
+>>> from fhooks.core.effects import Log
+>>> log = on("train_epoch_end", lambda e: Log({"epoch": e.epoch}))
+>>> fold(sequence(log, when(lambda e: e.epoch > 0, log)), [Event("train_epoch_end", epoch=1)])[1]
+(Log({'epoch': 1}), Log({'epoch': 1}))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import attrs
+
+from fhooks.core.effects import NO_EFFECTS, Effect, EffectLike, Effects, as_effects, merge_stops
+from fhooks.core.events import EVENT_KINDS, Event, check_kinds
+from fhooks.core.hook import HookLike, check_hook, listens
+from fhooks.errors import InvalidArgument
+
+
+def fn_name(fn: Any) -> str:
+    """A short readable name for a user function, for reprs."""
+    return getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
+
+
+def check_callable(value: Any, where: str, expected: str) -> Callable[..., Any]:
+    """Return ``value`` if callable, else raise an error that says what was expected."""
+    if not callable(value):
+        raise InvalidArgument(f"{where}: {expected} must be callable, got {value!r}")
+    return value
+
+
+def _union_kinds(hooks: Iterable[HookLike]) -> frozenset[str] | None:
+    kinds: set[str] = set()
+    for hook in hooks:
+        if hook.kinds is None:
+            return None
+        kinds |= hook.kinds
+    return frozenset(kinds)
+
+
+def _route(hooks: tuple[HookLike, ...]) -> dict[str, tuple[int, ...]]:
+    """For each event kind, the positions of the hooks that hear it."""
+    return {kind: tuple(i for i, h in enumerate(hooks) if listens(h, kind)) for kind in EVENT_KINDS}
+
+
+@attrs.frozen(repr=False)
+class Sequence:
+    """Every hook sees every event it hears, in order; effects concatenate; state is a tuple."""
+
+    children: tuple[HookLike, ...]
+    shape_name = "sequence"
+    _routes: dict[str, tuple[int, ...]] = attrs.field(init=False, eq=False, repr=False)
+    kinds: frozenset[str] | None = attrs.field(init=False, eq=False)
+
+    def __attrs_post_init__(self) -> None:
+        object.__setattr__(self, "_routes", _route(self.children))
+        object.__setattr__(self, "kinds", _union_kinds(self.children))
+
+    @property
+    def init(self) -> tuple[Any, ...]:
+        return tuple(h.init for h in self.children)
+
+    def step(self, state: tuple[Any, ...], event: Event) -> tuple[tuple[Any, ...], Effects]:
+        positions = self._routes[event.kind]
+        if not positions:
+            return state, NO_EFFECTS
+        children = self.children
+        new = list(state)
+        effects: Effects = NO_EFFECTS
+        for i in positions:
+            new[i], out = children[i].step(state[i], event)
+            if out:
+                effects = effects + out if effects else out
+        if len(effects) > 1:
+            effects = merge_stops(effects)
+        return tuple(new), effects
+
+    def __repr__(self) -> str:
+        return f"sequence({', '.join(map(repr, self.children))})"
+
+
+def sequence(*hooks: HookLike) -> HookLike:
+    """Run ``hooks`` in order on every event; nested sequences are flattened when built.
+
+    ``sequence()`` is the identity and ``sequence(h)`` is ``h``, so
+    ``sequence(a, sequence(b, c)) == sequence(sequence(a, b), c)`` exactly.
+    Two ``Stop``s on one event merge into one that keeps both reasons.
+    """
+    flat: list[HookLike] = []
+    for i, hook in enumerate(hooks):
+        check_hook(hook, f"sequence: argument {i}")
+        flat.extend(hook.children if isinstance(hook, Sequence) else (hook,))
+    return flat[0] if len(flat) == 1 else Sequence(tuple(flat))
+
+
+@attrs.frozen(repr=False)
+class When:
+    """``hook`` sees only the events for which ``pred(event)`` holds."""
+
+    pred: Callable[[Event], bool]
+    hook: HookLike
+    shape_name = "when"
+
+    @property
+    def children(self) -> tuple[HookLike]:
+        return (self.hook,)
+
+    @property
+    def init(self) -> Any:
+        return self.hook.init
+
+    @property
+    def kinds(self) -> frozenset[str] | None:
+        return self.hook.kinds
+
+    def step(self, state: Any, event: Event) -> tuple[Any, Effects]:
+        if self.pred(event):
+            return self.hook.step(state, event)
+        return state, NO_EFFECTS
+
+    def __repr__(self) -> str:
+        return f"when({fn_name(self.pred)}, {self.hook!r})"
+
+
+def when(pred: Callable[[Event], bool], hook: HookLike) -> When:
+    """Let ``hook`` see only events for which ``pred(event)`` is true.
+
+    Laws: ``when(lambda e: True, h)`` behaves as ``h``; ``when(p, when(q, h))``
+    behaves as ``when(lambda e: p(e) and q(e), h)``.
+    """
+    return When(check_callable(pred, "when", "pred"), check_hook(hook, "when"))
+
+
+@attrs.frozen(repr=False)
+class On:
+    """A stateless hook: ``fn(event)`` for events of ``kinds``, returning effects."""
+
+    kinds: frozenset[str]
+    fn: Callable[[Event], EffectLike]
+    init = None
+
+    def step(self, state: None, event: Event) -> tuple[None, Effects]:
+        out = self.fn(event)
+        if out is None:
+            return None, NO_EFFECTS
+        return None, (out,) if isinstance(out, Effect) else as_effects(out, f"on({fn_name(self.fn)})")
+
+    def __repr__(self) -> str:
+        kinds = ", ".join(map(repr, sorted(self.kinds)))
+        return f"on({kinds}, {fn_name(self.fn)})"
+
+
+def on(kinds: str | Iterable[str], fn: Callable[[Event], EffectLike]) -> On:
+    """A stateless hook calling ``fn(event)`` on events of ``kinds``; ``fn`` returns None, an effect or effects.
+
+    >>> on("fit_end", lambda e: None)
+    on('fit_end', <lambda>)
+    """
+    return On(check_kinds(kinds, "on"), check_callable(fn, "on", "fn"))
+
+
+@attrs.frozen(repr=False)
+class Stateful:
+    """A hook from a plain ``fn(state, event) -> (state, effects)``."""
+
+    init: Any
+    fn: Callable[[Any, Event], tuple[Any, EffectLike]]
+    kinds: frozenset[str] | None = None
+    name: str = ""
+
+    @property
+    def shape_name(self) -> str:
+        return self.name or "stateful"
+
+    def step(self, state: Any, event: Event) -> tuple[Any, Effects]:
+        new, out = self.fn(state, event)
+        return new, NO_EFFECTS if not out else as_effects(out, self.shape_name)
+
+    def __repr__(self) -> str:
+        return self.name or f"stateful({self.init!r}, {fn_name(self.fn)})"
+
+
+def stateful(init: Any, fn: Callable[[Any, Event], tuple[Any, EffectLike]], *,
+             kinds: str | Iterable[str] | None = None, name: str = "") -> Stateful:
+    """A hook from a plain ``(state, event) -> (state, effects)`` function, starting at ``init``.
+
+    >>> from fhooks.core.fold import fold
+    >>> count = stateful(0, lambda n, e: (n + 1, None), kinds="train_batch_end")
+    >>> fold(count, [Event("train_batch_end")] * 3)
+    (3, ())
+    """
+    check_callable(fn, "stateful", "fn")
+    return Stateful(init, fn, None if kinds is None else check_kinds(kinds, "stateful"), name)
+
+
+@attrs.frozen(repr=False)
+class MapEffects:
+    """``hook``'s effects, each rewritten by ``fn(effect)`` (None drops it)."""
+
+    fn: Callable[[Effect], EffectLike]
+    hook: HookLike
+    shape_name = "map_effects"
+
+    children = When.children
+    init = When.init
+    kinds = When.kinds
+
+    def step(self, state: Any, event: Event) -> tuple[Any, Effects]:
+        state, effects = self.hook.step(state, event)
+        if not effects:
+            return state, effects
+        where = f"map_effects({fn_name(self.fn)})"
+        return state, tuple(e for effect in effects for e in as_effects(self.fn(effect), where))
+
+    def __repr__(self) -> str:
+        return f"map_effects({fn_name(self.fn)}, {self.hook!r})"
+
+
+def map_effects(fn: Callable[[Effect], EffectLike], hook: HookLike) -> MapEffects:
+    """Rewrite each effect of ``hook`` with ``fn(effect)``, which returns None, an effect or effects."""
+    return MapEffects(check_callable(fn, "map_effects", "fn"), check_hook(hook, "map_effects"))
+
+
+@attrs.frozen(repr=False)
+class MapEvent:
+    """``hook`` sees ``fn(event)`` instead of each event."""
+
+    fn: Callable[[Event], Event]
+    hook: HookLike
+    shape_name = "map_event"
+
+    children = When.children
+    init = When.init
+    kinds = When.kinds
+
+    def step(self, state: Any, event: Event) -> tuple[Any, Effects]:
+        return self.hook.step(state, self.fn(event))
+
+    def __repr__(self) -> str:
+        return f"map_event({fn_name(self.fn)}, {self.hook!r})"
+
+
+def map_event(fn: Callable[[Event], Event], hook: HookLike) -> MapEvent:
+    """Let ``hook`` see ``fn(event)``, e.g. metrics renamed, instead of each event."""
+    return MapEvent(check_callable(fn, "map_event", "fn"), check_hook(hook, "map_event"))
+
+
+@attrs.frozen(repr=False)
+class RankZero:
+    """``hook`` steps on every rank (its state stays in step) but acts only on global rank 0."""
+
+    hook: HookLike
+    shape_name = "rank_zero"
+
+    children = When.children
+    init = When.init
+    kinds = When.kinds
+
+    def step(self, state: Any, event: Event) -> tuple[Any, Effects]:
+        state, effects = self.hook.step(state, event)
+        return state, effects if event.rank == 0 else NO_EFFECTS
+
+    def __repr__(self) -> str:
+        return f"rank_zero({self.hook!r})"
+
+
+def rank_zero(hook: HookLike) -> RankZero:
+    """Keep ``hook``'s effects only on global rank 0; every rank still updates its state."""
+    return RankZero(check_hook(hook, "rank_zero"))

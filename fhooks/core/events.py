@@ -1,0 +1,169 @@
+"""Training events: what a hook sees.
+
+An :class:`Event` is an immutable record of one moment of a run. Its ``kind``
+is Lightning's hook name without the ``on_`` prefix:
+
+>>> Event("validation_end", epoch=2, metrics={"val_loss": 0.5}).metrics["val_loss"]
+0.5
+>>> Event("validaton_end")
+Traceback (most recent call last):
+...
+fhooks.errors.InvalidEvent: Event: unknown kind 'validaton_end'; did you mean 'validation_end'? (valid kinds: after_backward, ...)
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from fhooks.core.frozendict import EMPTY, frozendict
+from fhooks.errors import InvalidEvent
+
+_STAGED = ("start", "end", "epoch_start", "epoch_end", "batch_start", "batch_end")
+
+#: Every event kind, in the order Lightning documents its hooks.
+EVENT_KINDS: tuple[str, ...] = (
+    "setup",
+    "teardown",
+    "fit_start",
+    "fit_end",
+    "sanity_check_start",
+    "sanity_check_end",
+    *(f"{loop}_{part}" for loop in ("train", "validation", "test", "predict") for part in _STAGED),
+    "before_backward",
+    "after_backward",
+    "before_optimizer_step",
+    "before_zero_grad",
+    "exception",
+    "save_checkpoint",
+    "load_checkpoint",
+)
+_KIND_SET = frozenset(EVENT_KINDS)
+
+#: The stages an event can belong to.
+STAGES: tuple[str, ...] = ("fit", "validate", "test", "predict", "sanity_check")
+_STAGE_SET = frozenset(STAGES)
+
+
+def _suggest(word: str, choices: tuple[str, ...]) -> str:
+    close = difflib.get_close_matches(word, choices, n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def check_kind(kind: str, where: str = "Event") -> str:
+    """Return ``kind`` if it is a known event kind, else raise :class:`InvalidEvent`.
+
+    >>> check_kind("fit_start")
+    'fit_start'
+    """
+    if kind not in _KIND_SET:
+        valid = ", ".join(sorted(EVENT_KINDS))
+        raise InvalidEvent(f"{where}: unknown kind {kind!r}{_suggest(str(kind), EVENT_KINDS)} (valid kinds: {valid})")
+    return kind
+
+
+def check_kinds(kinds: str | Any, where: str) -> frozenset[str]:
+    """Normalise one kind or an iterable of kinds to a validated frozenset.
+
+    >>> sorted(check_kinds("fit_end", "on"))
+    ['fit_end']
+    """
+    if isinstance(kinds, str):
+        kinds = (kinds,)
+    return frozenset(check_kind(k, where) for k in kinds)
+
+
+def _check_kind_field(_: Any, __: Any, kind: str) -> None:
+    check_kind(kind)
+
+
+def _check_stage_field(_: Any, __: Any, stage: str) -> None:
+    if stage not in _STAGE_SET:
+        raise InvalidEvent(f"Event: unknown stage {stage!r}{_suggest(str(stage), STAGES)} (valid stages: {', '.join(STAGES)})")
+
+
+def _freeze_metrics(metrics: Mapping[str, float]) -> Mapping[str, float]:
+    if type(metrics) is dict:
+        return frozendict(metrics) if metrics else EMPTY
+    if not isinstance(metrics, Mapping):
+        raise InvalidEvent(f"Event: metrics must be a mapping of names to numbers, got {type(metrics).__name__}")
+    return metrics
+
+
+@attrs.frozen(repr=False)
+class Event:
+    """One moment of a run, as a hook sees it.
+
+    Args:
+        kind: Lightning's hook name without ``on_`` (see :data:`EVENT_KINDS`).
+        stage: ``"fit"``, ``"validate"``, ``"test"``, ``"predict"`` or ``"sanity_check"``.
+        epoch: the current epoch, 0-based.
+        step: optimizer steps taken so far (Lightning's ``global_step``).
+        batch_idx: index of the batch in its epoch, restarting at 0.
+        time: seconds since the run began.
+        metrics: read-only metric values (Lightning's ``callback_metrics``).
+        data: kind-specific payload: a :class:`BatchData`, the exception, the loss...
+        rank: global rank of the process that saw the event.
+    """
+
+    kind: str = attrs.field(validator=_check_kind_field)
+    stage: str = attrs.field(default="fit", validator=_check_stage_field)
+    epoch: int = 0
+    step: int = 0
+    batch_idx: int = 0
+    time: float = 0.0
+    metrics: Mapping[str, float] = attrs.field(default=EMPTY, converter=_freeze_metrics, eq=False)
+    data: Any = attrs.field(default=None, eq=False)
+    rank: int = 0
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Event):
+            return NotImplemented
+        return (
+            self.kind == other.kind
+            and self.stage == other.stage
+            and self.epoch == other.epoch
+            and self.step == other.step
+            and self.batch_idx == other.batch_idx
+            and self.time == other.time
+            and self.rank == other.rank
+            and _same_metrics(self.metrics, other.metrics)
+            and self.data is other.data
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        parts = [repr(self.kind)]
+        for name, default in (("stage", "fit"), ("epoch", 0), ("step", 0), ("batch_idx", 0), ("time", 0.0), ("rank", 0)):
+            value = getattr(self, name)
+            if value != default:
+                parts.append(f"{name}={value!r}")
+        if self.metrics:
+            parts.append(f"metrics={dict(self.metrics)!r}")
+        if self.data is not None:
+            parts.append(f"data={self.data!r}")
+        return f"Event({', '.join(parts)})"
+
+
+def _same_metrics(a: Mapping[str, float], b: Mapping[str, float]) -> bool:
+    """Metric equality where NaN equals NaN, so events compare as values."""
+    if a.keys() != b.keys():
+        return False
+    return all(x == y or (x != x and y != y) for x, y in ((a[k], b[k]) for k in a))
+
+
+@attrs.frozen
+class BatchData:
+    """The payload of batch events: the batch, the step's outputs, the loader index.
+
+    >>> BatchData(batch=[1, 2], outputs={"loss": 0.3}).outputs["loss"]
+    0.3
+    """
+
+    batch: Any = None
+    outputs: Any = None
+    dataloader_idx: int = 0

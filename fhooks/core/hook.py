@@ -1,0 +1,94 @@
+"""The hook: an initial state, a pure step function, and the event kinds it hears.
+
+>>> from fhooks.core.effects import Stop
+>>> count = Hook(init=0, step=lambda n, e: (n + 1, (Stop("3 epochs"),) if n + 1 == 3 else ()),
+...              kinds={"train_epoch_end"}, name="count_epochs")
+>>> count
+count_epochs
+>>> count.step(2, None)
+(3, (Stop('3 epochs'),))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
+
+import attrs
+
+from fhooks.core.effects import Effects
+from fhooks.core.events import Event, check_kinds
+from fhooks.errors import InvalidArgument
+
+S = TypeVar("S")
+#: The role of a step function: ``(state, event) -> (state, effects)``.
+Step = Callable[[S, Event], "tuple[S, Effects]"]
+
+
+@runtime_checkable
+class HookLike(Protocol[S]):
+    """What every hook has: library hooks, combinators and ``Callback`` instances alike."""
+
+    @property
+    def init(self) -> S: ...
+
+    @property
+    def kinds(self) -> frozenset[str] | None: ...
+
+    def step(self, state: S, event: Event) -> tuple[S, Effects]: ...
+
+
+def _kinds(value: Iterable[str] | str | None) -> frozenset[str] | None:
+    return None if value is None else check_kinds(value, "Hook")
+
+
+def _callable(_: Any, attribute: attrs.Attribute, value: Any) -> None:
+    if not callable(value):
+        raise InvalidArgument(f"Hook: {attribute.name} must be callable (state, event) -> (state, effects), got {value!r}")
+
+
+@attrs.frozen(repr=False)
+class Hook(Generic[S]):
+    """A hook made of plain parts: ``init``, ``step`` and the ``kinds`` it hears (None: all)."""
+
+    init: S
+    step: Step = attrs.field(validator=_callable)
+    kinds: frozenset[str] | None = attrs.field(default=None, converter=_kinds)
+    name: str = "hook"
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+def check_hook(value: Any, where: str) -> HookLike:
+    """Return ``value`` if it is a hook (has ``init``, ``step`` and ``kinds``), else raise."""
+    if isinstance(value, HookLike) and callable(value.step):
+        return value
+    raise InvalidArgument(
+        f"{where}: expected a hook (an object with init, step and kinds, e.g. from lambda_hook or a Callback), "
+        f"got {value!r}"
+    )
+
+
+def children(hook: HookLike) -> tuple[HookLike, ...]:
+    """The hooks a combinator is built from (empty for a leaf)."""
+    return tuple(getattr(hook, "children", ()))
+
+
+def shape(hook: HookLike) -> str:
+    """The structure of a hook expression, the part a saved state must match.
+
+    >>> from fhooks.core import sequence, every_n
+    >>> a = Hook(0, lambda s, e: (s, ()), name="a")
+    >>> shape(sequence(every_n(2, a), a))
+    'sequence(every_n(a), a)'
+    """
+    name = getattr(hook, "shape_name", None) or (hook.name if isinstance(hook, Hook) else type(hook).__name__)
+    inner = children(hook)
+    return f"{name}({', '.join(map(shape, inner))})" if inner else name
+
+
+def listens(hook: HookLike, kind: str) -> bool:
+    """Whether ``hook`` hears events of ``kind``."""
+    kinds = hook.kinds
+    return kinds is None or kind in kinds

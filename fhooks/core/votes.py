@@ -1,0 +1,94 @@
+"""Stop votes: combine the ``Stop`` decisions of several hooks.
+
+>>> from fhooks.core.fold import fold
+>>> from fhooks.core.events import Event
+>>> from fhooks.core.combinators import on
+>>> from fhooks.core.effects import Stop
+>>> a = on("validation_end", lambda e: Stop("a") if e.epoch >= 1 else None)
+>>> b = on("validation_end", lambda e: Stop("b") if e.epoch >= 2 else None)
+>>> [fold(all_of(a, b), [Event("validation_end", epoch=i)])[1] for i in range(3)]
+[(), (), (Stop('a', 'b'),)]
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+
+from fhooks.core.combinators import Sequence, _route, _union_kinds
+from fhooks.core.effects import NO_EFFECTS, Effect, Effects, Stop, merge_stops
+from fhooks.core.events import Event
+from fhooks.core.hook import HookLike, check_hook
+from fhooks.core.serialize import state_class
+from fhooks.errors import InvalidArgument
+
+
+@state_class
+class VotesState:
+    """Each child's state, and its standing vote: its stop reasons, or None."""
+
+    inner: tuple[Any, ...]
+    votes: tuple[tuple[str, ...] | None, ...]
+
+
+@attrs.frozen(repr=False)
+class Votes:
+    """Children step in order; their ``Stop``s count as votes, decided by ``need_all``."""
+
+    children: tuple[HookLike, ...]
+    need_all: bool
+    _routes: dict[str, tuple[int, ...]] = attrs.field(init=False, eq=False, repr=False)
+    kinds: frozenset[str] | None = attrs.field(init=False, eq=False)
+
+    __attrs_post_init__ = Sequence.__attrs_post_init__
+
+    @property
+    def shape_name(self) -> str:
+        return "all_of" if self.need_all else "any_of"
+
+    @property
+    def init(self) -> VotesState:
+        return VotesState(tuple(h.init for h in self.children), (None,) * len(self.children))
+
+    def step(self, state: VotesState, event: Event) -> tuple[VotesState, Effects]:
+        positions = self._routes[event.kind]
+        if not positions:
+            return state, NO_EFFECTS
+        inner, votes = list(state.inner), list(state.votes)
+        passed: list[Effect] = []
+        voted = False
+        for i in positions:
+            inner[i], effects = self.children[i].step(inner[i], event)
+            stops = [e for e in effects if type(e) is Stop]
+            votes[i] = tuple(r for s in stops for r in s.reasons) if stops else None
+            voted = voted or bool(stops)
+            passed.extend(e for e in effects if type(e) is not Stop)
+        decided = all(votes) if self.need_all else voted
+        if voted and decided:
+            passed.append(Stop(tuple(r for v in votes if v for r in v)))
+        return VotesState(tuple(inner), tuple(votes)), merge_stops(tuple(passed))
+
+    def __repr__(self) -> str:
+        return f"{self.shape_name}({', '.join(map(repr, self.children))})"
+
+
+def _votes(hooks: tuple[HookLike, ...], need_all: bool) -> Votes:
+    where = "all_of" if need_all else "any_of"
+    if not hooks:
+        raise InvalidArgument(f"{where}: needs at least one hook, got none")
+    return Votes(tuple(check_hook(h, f"{where}: argument {i}") for i, h in enumerate(hooks)), need_all)
+
+
+def any_of(*hooks: HookLike) -> Votes:
+    """Stop as soon as any of ``hooks`` asks to; their other effects pass through."""
+    return _votes(hooks, need_all=False)
+
+
+def all_of(*hooks: HookLike) -> Votes:
+    """Stop once every one of ``hooks`` stands on a stop vote.
+
+    A child's vote is what it said the last time it stepped: a ``Stop`` sets it,
+    a step without one clears it. Other effects pass through.
+    """
+    return _votes(hooks, need_all=True)
