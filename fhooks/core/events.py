@@ -167,3 +167,39 @@ class BatchData:
     batch: Any = None
     outputs: Any = None
     dataloader_idx: int = 0
+
+
+@attrs.frozen
+class OptimizerInfo:
+    """What a hook may know of an optimizer: its class name and each param group's hyperparameters.
+
+    >>> OptimizerInfo("SGD", ({"lr": 0.1, "momentum": 0.9},)).param_groups[0]["lr"]
+    0.1
+    """
+
+    name: str
+    param_groups: tuple[Mapping[str, Any], ...] = ()
+
+
+@attrs.frozen
+class RunInfo:
+    """The run's configuration, sent as ``data`` of ``setup`` and ``fit_start``.
+
+    Hooks whose decisions depend on how the trainer is set up (where validation
+    runs, how many batches an epoch has) read it there and keep what they need
+    in their state. ``None`` means unknown or unlimited.
+    """
+
+    max_epochs: int | None = None
+    max_steps: int | None = None
+    min_epochs: int | None = None
+    min_steps: int | None = None
+    num_training_batches: int | None = None
+    num_val_batches: int = 0
+    val_check_interval: float | int = 1.0
+    check_val_every_n_epoch: int | None = 1
+    accumulate_grad_batches: int = 1
+    fast_dev_run: bool = False
+    world_size: int = 1
+    checkpoint_dir: str = "checkpoints"
+    optimizers: tuple[OptimizerInfo, ...] = ()
