@@ -1,0 +1,106 @@
+"""fhooks: PyTorch training-loop callbacks as values.
+
+Every callback is an immutable state plus a pure ``(state, event) -> (state, effects)``
+step; combinators compose them into one expression; the :class:`Trainer` folds the
+run's events through it and carries out the effects.
+
+>>> from fhooks import Event, Stop, fold, lambda_hook, every_n
+>>> stop = every_n(3, lambda_hook(on_validation_end=lambda e: Stop("third check")))
+>>> fold(stop, [Event("validation_end", epoch=i) for i in range(4)])[1]
+(Stop('third check'),)
+"""
+
+from fhooks.callbacks.base import Callback
+from fhooks.core import (
+    EVENT_KINDS,
+    BatchData,
+    Do,
+    Effect,
+    Event,
+    Hook,
+    HookLike,
+    Log,
+    Raise,
+    RemoveCheckpoint,
+    SaveCheckpoint,
+    SetAccumulation,
+    SetLearningRates,
+    Stop,
+    after,
+    all_of,
+    any_of,
+    every_n,
+    fold,
+    from_data,
+    frozendict,
+    lambda_hook,
+    map_effects,
+    map_event,
+    on,
+    once,
+    rank_zero,
+    scan,
+    sequence,
+    shape,
+    state_class,
+    stateful,
+    to_data,
+    until,
+    when,
+)
+from fhooks.core.events import OptimizerInfo, RunInfo
+
+__version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> object:
+    """Import the torch side (``Trainer``) only when it is asked for, so pure users never load torch."""
+    if name == "Trainer":
+        from fhooks.trainer.trainer import Trainer
+
+        return Trainer
+    raise AttributeError(f"module 'fhooks' has no attribute {name!r}")
+
+
+__all__ = [
+    "EVENT_KINDS",
+    "BatchData",
+    "Callback",
+    "Do",
+    "Effect",
+    "Event",
+    "Hook",
+    "HookLike",
+    "Log",
+    "OptimizerInfo",
+    "Raise",
+    "RemoveCheckpoint",
+    "RunInfo",
+    "SaveCheckpoint",
+    "SetAccumulation",
+    "SetLearningRates",
+    "Stop",
+    "Trainer",
+    "__version__",
+    "after",
+    "all_of",
+    "any_of",
+    "every_n",
+    "fold",
+    "from_data",
+    "frozendict",
+    "lambda_hook",
+    "map_effects",
+    "map_event",
+    "on",
+    "once",
+    "rank_zero",
+    "scan",
+    "sequence",
+    "shape",
+    "state_class",
+    "stateful",
+    "to_data",
+    "until",
+    "when",
+]

@@ -1,0 +1,109 @@
+"""Checkpoint files: written atomically, read with ``weights_only=True``, hook state checked against its shape.
+
+>>> import tempfile, pathlib
+>>> path = pathlib.Path(tempfile.mkdtemp()) / "a.ckpt"
+>>> write_atomic({"epoch": 3, "state_dict": {}}, path)
+>>> read(path)["epoch"]
+3
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from fhooks.core.hook import HookLike, shape
+from fhooks.core.serialize import from_data, to_data
+from fhooks.errors import CheckpointMismatch, CorruptCheckpoint
+
+FORMAT = 1
+
+
+def write_atomic(checkpoint: Mapping[str, Any], path: str | Path) -> None:
+    """Write ``checkpoint`` to a temporary file beside ``path``, then rename it into place."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(dict(checkpoint), f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read(path: str | Path) -> dict[str, Any]:
+    """Load a checkpoint with ``torch.load(..., weights_only=True)``; a torn or foreign file raises CorruptCheckpoint."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint {str(path)!r} does not exist")
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises RuntimeError, EOFError, UnpicklingError... for torn files
+        raise CorruptCheckpoint(
+            f"checkpoint {str(path)!r} cannot be read ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); "
+            "it may be truncated by a crash or not be a checkpoint. Nothing was loaded.") from exc
+    if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
+        raise CorruptCheckpoint(f"checkpoint {str(path)!r} is not an fhooks or Lightning checkpoint "
+                                "(no 'state_dict' entry). Nothing was loaded.")
+    return checkpoint
+
+
+def hook_state_entry(hook: HookLike, state: Any) -> dict[str, Any]:
+    """The checkpoint entry for the hook expression: its shape and its state as plain data."""
+    return {"shape": shape(hook), "state": to_data(state)}
+
+
+def restore_hook_state(hook: HookLike, entry: Mapping[str, Any] | None) -> Any:
+    """The state saved in ``entry``, after checking it was saved by an expression of the same shape."""
+    expected = shape(hook)
+    if entry is None:
+        raise CheckpointMismatch(f"checkpoint has no hook state, but the expression {expected} expects one; "
+                                 "was it written by fhooks?")
+    if entry.get("shape") != expected:
+        raise CheckpointMismatch(f"checkpoint hook state was saved by an expression of shape {entry.get('shape')}, "
+                                 f"but the current expression has shape {expected}; pass the same callbacks "
+                                 "in the same order to resume")
+    return from_data(entry["state"])
+
+
+def rng_states() -> dict[str, Any]:
+    """Every global RNG state, as data ``weights_only`` loading accepts."""
+    states: dict[str, Any] = {"torch": torch.get_rng_state(), "python": _python_state()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        states["cuda"] = torch.cuda.get_rng_state_all()
+    try:
+        import numpy as np
+    except ImportError:  # pragma: no cover - numpy ships with torch
+        return states
+    kind, keys, pos, has_gauss, gauss = np.random.get_state()
+    states["numpy"] = [kind, torch.from_numpy(keys.astype("int64")), int(pos), int(has_gauss), float(gauss)]
+    return states
+
+
+def _python_state() -> list[Any]:
+    version, internal, gauss = random.getstate()
+    return [version, list(internal), gauss]
+
+
+def set_rng_states(states: Mapping[str, Any]) -> None:
+    """Restore what :func:`rng_states` captured."""
+    torch.set_rng_state(states["torch"])
+    version, internal, gauss = states["python"]
+    random.setstate((version, tuple(internal), gauss))
+    if "cuda" in states and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(states["cuda"])
+    if "numpy" in states:
+        import numpy as np
+
+        kind, keys, pos, has_gauss, gauss = states["numpy"]
+        np.random.set_state((kind, keys.numpy().astype("uint32"), pos, has_gauss, gauss))

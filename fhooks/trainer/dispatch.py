@@ -1,0 +1,76 @@
+"""Dispatch: build an event only if someone hears it, step the hook expression, carry out the effects.
+
+The module's own Lightning-named hooks (``on_train_epoch_end``...) are called
+after the hook expression, except at ``train_epoch_end`` and
+``validation_epoch_end``, where the module goes first so that what it logs
+is in the metrics the hooks see.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from fhooks.callbacks.base import hook_args
+from fhooks.core.events import EVENT_KINDS, Event
+from fhooks.core.frozendict import EMPTY
+from fhooks.core.hook import HookLike
+from fhooks.core.lambda_hook import keyword_for
+from fhooks.trainer.interpret import Context, Decision, interpret
+
+_MODULE_FIRST = frozenset({"train_epoch_end", "validation_epoch_end", "test_epoch_end"})
+
+
+def module_hooks(module: Any) -> dict[str, Any]:
+    """The module's Lightning-named hook methods, by event kind."""
+    found = {}
+    for kind in EVENT_KINDS:
+        if kind in ("setup", "teardown", "exception"):
+            continue
+        method = getattr(module, keyword_for(kind), None)
+        if callable(method):
+            found[kind] = method
+    return found
+
+
+class Dispatcher:
+    """Holds the expression's state and turns trainer moments into events, steps and actions."""
+
+    def __init__(self, trainer: Any, hook: HookLike, module: Any) -> None:
+        self.trainer = trainer
+        self.hook = hook
+        self.state = hook.init
+        self.decisions: list[Decision] = []
+        self.module_hooks = module_hooks(module)
+        self.hook_kinds = frozenset(EVENT_KINDS) if hook.kinds is None else frozenset(hook.kinds)
+        self.heard = self.hook_kinds | frozenset(self.module_hooks)
+        self.started = time.monotonic()
+
+    def emit(self, kind: str, stage: str = "fit", *, metrics: Mapping[str, float] = EMPTY,
+             data: Any = None, batch_idx: int = 0) -> None:
+        """Tell everyone who hears ``kind``; callers check ``kind in dispatcher.heard`` first on hot paths."""
+        if kind not in self.heard:
+            return
+        trainer = self.trainer
+        module_hook = self.module_hooks.get(kind)
+        event = Event(kind, stage, trainer.current_epoch, trainer.global_step, batch_idx,
+                      time.monotonic() - self.started, metrics, data, trainer.global_rank)
+        if module_hook is not None and kind in _MODULE_FIRST:
+            module_hook(*hook_args(event))
+            event = Event(kind, stage, event.epoch, event.step, batch_idx, event.time,
+                          trainer.metrics_for(kind, metrics), data, event.rank)
+            module_hook = None
+        if kind in self.hook_kinds:
+            self.state, effects = self.hook.step(self.state, event)
+            if effects:
+                self.carry_out(effects, event)
+        if module_hook is not None:
+            module_hook(*hook_args(event))
+
+    def carry_out(self, effects: tuple[Any, ...], event: Event) -> None:
+        """Interpret ``effects`` in order, logging each decision with its event."""
+        ctx = Context(self.trainer, self.trainer.module, event)
+        for effect in effects:
+            self.decisions.append(Decision(event, effect))
+            interpret(effect, ctx)

@@ -1,0 +1,488 @@
+"""The loops: fit (training epochs with validation), evaluate, predict; checkpoints in and out.
+
+Events are emitted in Lightning's order (see ``docs/events.md``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import torch
+
+import fhooks
+from fhooks.core.events import BatchData
+from fhooks.core.frozendict import frozendict
+from fhooks.errors import MisconfigurationError
+from fhooks.trainer import checkpoint as ckpt
+from fhooks.trainer.config import limited
+from fhooks.trainer.optim import parse_optimizers, step_schedulers
+from fhooks.trainer.outputs import EpochMeans, LazyMetrics, batch_size, eval_values, split_output, to_device
+
+
+def _lookahead(iterable: Any) -> Iterator[tuple[Any, bool]]:
+    """Yield ``(item, is_last)`` by fetching one item ahead."""
+    iterator = iter(iterable)
+    try:
+        current = next(iterator)
+    except StopIteration:
+        return
+    for item in iterator:
+        yield current, False
+        current = item
+    yield current, True
+
+
+def _length(loader: Any) -> int | None:
+    try:
+        return len(loader)
+    except TypeError:
+        return None
+
+
+def _loaders(module: Any, given: Any, method: str) -> list[Any]:
+    if given is None:
+        fn = getattr(module, method, None)
+        given = fn() if callable(fn) else None
+    if given is None:
+        return []
+    return list(given) if isinstance(given, (list, tuple)) and given and _is_loader(given[0]) else [given]
+
+
+def _is_loader(value: Any) -> bool:
+    return isinstance(value, torch.utils.data.DataLoader) or (hasattr(value, "__iter__") and not isinstance(value, torch.Tensor)
+                                                             and not isinstance(value, (tuple, list)))
+
+
+def _autocast(trainer: Any) -> Any:
+    if trainer.precision == "32":
+        return contextlib.nullcontext()
+    dtype = torch.bfloat16 if trainer.precision == "bf16-mixed" else torch.float16
+    return torch.autocast(trainer.device.type, dtype=dtype)
+
+
+# -- fit ------------------------------------------------------------------------------------------
+def fit(trainer: Any, module: Any, train_loaders: Any, val_loaders: Any, ckpt_path: Any) -> None:
+    """Run a whole fit; on any exception the ``exception`` event fires, then the exception propagates."""
+    d = trainer.dispatcher
+    try:
+        module.to(trainer.device)
+        train = _loaders(module, train_loaders, "train_dataloader")
+        if not train:
+            raise MisconfigurationError("Trainer.fit: no training data; pass train_dataloaders or define train_dataloader()")
+        if len(train) > 1:
+            raise MisconfigurationError(f"Trainer.fit: got {len(train)} training loaders; pass one")
+        trainer.train_loader = train[0]
+        trainer.val_loaders = _loaders(module, val_loaders, "val_dataloader")
+        if not callable(getattr(module, "validation_step", None)):
+            trainer.val_loaders = []
+        if not callable(getattr(module, "configure_optimizers", None)):
+            raise MisconfigurationError(f"Trainer.fit: {type(module).__name__} has no configure_optimizers method")
+        trainer.optimizers, trainer.lr_scheduler_configs = parse_optimizers(module.configure_optimizers())
+        if len(trainer.optimizers) != 1:
+            raise MisconfigurationError(f"Trainer.fit: configure_optimizers returned {len(trainer.optimizers)} "
+                                        "optimizers; automatic optimization steps exactly one")
+        trainer.scaler = torch.amp.GradScaler("cuda") if trainer.precision == "16-mixed" else None
+        total = limited(_length(trainer.train_loader), trainer.limits["fit"])
+        trainer.num_training_batches = total
+        trainer.num_val_batches = sum(limited(_length(v), trainer.limits["validate"]) or 0 for v in trainer.val_loaders)
+        info = trainer.run_info(total, trainer.num_val_batches)
+        checkpoint = ckpt.read(ckpt_path) if ckpt_path is not None else None
+        d.emit("setup", data=info)
+        if checkpoint is not None:
+            _restore_model_and_hooks(trainer, module, checkpoint)
+        d.emit("fit_start", data=info)
+        if checkpoint is not None:
+            _restore_loops(trainer, checkpoint)
+        _sanity_check(trainer, module)
+        if checkpoint is not None:
+            ckpt.set_rng_states(checkpoint["rng"])
+        trainer.training = True
+        module.train()
+        d.emit("train_start")
+        _epochs(trainer, module, checkpoint)
+        d.emit("train_end")
+        trainer.training = False
+        d.emit("fit_end")
+        d.emit("teardown")
+    except BaseException as exc:
+        trainer.training = False
+        trainer.handling_exception = True
+        try:
+            d.emit("exception", data=exc)
+        finally:
+            trainer.handling_exception = False
+        raise
+
+
+def _sanity_check(trainer: Any, module: Any) -> None:
+    steps = trainer.num_sanity_val_steps
+    if not steps or not trainer.val_loaders or trainer.fast_dev_run:
+        return
+    trainer.sanity_checking = True
+    trainer.dispatcher.emit("sanity_check_start")
+    _run_eval(trainer, module, "sanity_check", trainer.val_loaders, None if steps == -1 else steps)
+    trainer.dispatcher.emit("sanity_check_end")
+    trainer.sanity_checking = False
+
+
+def _check_time(trainer: Any) -> None:
+    if trainer.max_time is not None and not trainer.should_stop:
+        if time.monotonic() - trainer.dispatcher.started >= trainer.max_time:
+            trainer.request_stop(f"max_time={trainer.max_time:g}s reached")
+
+
+def _done(trainer: Any) -> bool:
+    """Whether fitting is over: max_steps reached, or a stop request that may be honoured now."""
+    if trainer.max_steps != -1 and trainer.global_step >= trainer.max_steps:
+        return True
+    _check_time(trainer)
+    return trainer.should_stop and trainer.can_stop
+
+
+def _max_epochs(trainer: Any) -> int | None:
+    if trainer.max_epochs is None:
+        return 1 if trainer.fast_dev_run else (1000 if trainer.max_steps == -1 and trainer.max_time is None else None)
+    return None if trainer.max_epochs == -1 else trainer.max_epochs
+
+
+def _epochs(trainer: Any, module: Any, checkpoint: Any) -> None:
+    skip = 0
+    if checkpoint is not None:
+        if trainer.epoch_finished:
+            trainer.current_epoch += 1
+        else:
+            skip = trainer.batches_done
+    max_epochs = _max_epochs(trainer)
+    while (max_epochs is None or trainer.current_epoch < max_epochs) and not _done(trainer):
+        _train_epoch(trainer, module, skip, checkpoint if skip else None)
+        skip = 0
+        trainer.current_epoch += 1
+
+
+def _train_epoch(trainer: Any, module: Any, skip: int, checkpoint: Any) -> None:
+    d = trainer.dispatcher
+    heard = d.heard
+    trainer.epoch_finished = False
+    if checkpoint is None:
+        trainer.batches_done = 0
+        trainer.train_means = EpochMeans()
+        trainer.epoch_logs = EpochMeans()
+    d.emit("train_epoch_start")
+    if checkpoint is not None:
+        current = torch.get_rng_state()
+        torch.set_rng_state(checkpoint["rng"]["epoch_start_torch"])
+    trainer.epoch_start_rng = torch.get_rng_state()
+    total = trainer.num_training_batches
+    batches = _lookahead(trainer.train_loader)
+    for batch_idx, (batch, last) in enumerate(batches):
+        if total is not None and batch_idx >= total:
+            break
+        if batch_idx < skip:
+            if batch_idx == skip - 1:
+                torch.set_rng_state(current)
+            continue
+        last = last or (total is not None and batch_idx == total - 1)
+        _train_batch(trainer, module, to_device(batch, trainer.device), batch_idx, last, heard)
+        trainer.batches_done = batch_idx + 1
+        due = _val_due(trainer, batch_idx, last)
+        if due:
+            _validate_in_fit(trainer, module)
+        _check_time(trainer)
+        if trainer.should_stop and trainer.can_stop:
+            if not due and _val_at_epoch_end(trainer):
+                _validate_in_fit(trainer, module)
+            break
+        if trainer.max_steps != -1 and trainer.global_step >= trainer.max_steps:
+            break
+    trainer.epoch_finished = True
+    d.emit("train_epoch_end", metrics=epoch_end_metrics(trainer, "train_epoch_end"))
+    _flush_epoch_logs(trainer)
+    step_schedulers(trainer.lr_scheduler_configs, "epoch", trainer.current_epoch + 1, trainer.callback_metrics)
+
+
+def _train_batch(trainer: Any, module: Any, batch: Any, batch_idx: int, last: bool, heard: frozenset[str]) -> None:
+    d = trainer.dispatcher
+    if "exception" in heard:
+        trainer.batch_start_rng = torch.get_rng_state()
+    if "train_batch_start" in heard:
+        d.emit("train_batch_start", data=BatchData(batch), batch_idx=batch_idx)
+    trainer.step_logs = {}
+    with _autocast(trainer):
+        output = module.training_step(batch, batch_idx)
+    loss, values = split_output(output, f"{type(module).__name__}.training_step")
+    outputs: dict[str, Any] = {}
+    if loss is not None:
+        optimizer = trainer.optimizers[0]
+        accumulate = trainer.accumulate_grad_batches
+        if batch_idx % accumulate == 0:
+            if "before_zero_grad" in heard:
+                d.emit("before_zero_grad", data=optimizer, batch_idx=batch_idx)
+            optimizer.zero_grad(set_to_none=True)
+        scaled = loss / accumulate if accumulate > 1 else loss
+        if "before_backward" in heard:
+            d.emit("before_backward", data=scaled, batch_idx=batch_idx)
+        (trainer.scaler.scale(scaled) if trainer.scaler else scaled).backward()
+        if "after_backward" in heard:
+            d.emit("after_backward", batch_idx=batch_idx)
+        if last or (batch_idx + 1) % accumulate == 0:
+            _optimizer_step(trainer, optimizer, batch_idx, heard)
+        trainer.train_means.add(values, batch_size(batch))
+        outputs = {**values, "loss": scaled.detach()}
+    if trainer.step_logs:
+        values = {**values, **trainer.step_logs}
+        if trainer.log_every_n_steps and trainer.global_step % trainer.log_every_n_steps == 0 and trainer.loggers:
+            trainer.log_metrics(trainer.step_logs)
+        trainer.callback_metrics.update((k, float(v)) for k, v in trainer.step_logs.items())
+    if "train_batch_end" in heard:
+        d.emit("train_batch_end", metrics=LazyMetrics(values), data=BatchData(batch, outputs), batch_idx=batch_idx)
+
+
+def _optimizer_step(trainer: Any, optimizer: Any, batch_idx: int, heard: frozenset[str]) -> None:
+    scaler = trainer.scaler
+    if scaler is not None:
+        scaler.unscale_(optimizer)
+    if "before_optimizer_step" in heard:
+        trainer.dispatcher.emit("before_optimizer_step", data=optimizer, batch_idx=batch_idx)
+    if trainer.gradient_clip_val:
+        params = [p for g in optimizer.param_groups for p in g["params"]]
+        if trainer.gradient_clip_algorithm == "norm":
+            torch.nn.utils.clip_grad_norm_(params, trainer.gradient_clip_val)
+        else:
+            torch.nn.utils.clip_grad_value_(params, trainer.gradient_clip_val)
+    if scaler is not None:
+        scaler.step(optimizer)
+        scaler.update()
+    else:
+        optimizer.step()
+    trainer.global_step += 1
+    if trainer.lr_scheduler_configs:
+        step_schedulers(trainer.lr_scheduler_configs, "step", trainer.global_step, trainer.callback_metrics)
+
+
+def _val_at_epoch_end(trainer: Any) -> bool:
+    every = trainer.check_val_every_n_epoch
+    return bool(trainer.val_loaders) and (every is None or (trainer.current_epoch + 1) % every == 0)
+
+
+def _val_due(trainer: Any, batch_idx: int, last: bool) -> bool:
+    if not _val_at_epoch_end(trainer):
+        return False
+    interval = trainer.val_check_interval
+    if isinstance(interval, float):
+        if last:
+            return True
+        total = trainer.num_training_batches
+        every = max(1, int(total * interval)) if total else None
+        return every is not None and interval < 1.0 and (batch_idx + 1) % every == 0
+    return (batch_idx + 1) % interval == 0
+
+
+def _validate_in_fit(trainer: Any, module: Any) -> None:
+    trainer.training = False
+    _run_eval(trainer, module, "fit", trainer.val_loaders, None)
+    trainer.training = True
+    module.train()
+
+
+def _flush_epoch_logs(trainer: Any) -> None:
+    if trainer.loggers and trainer.epoch_logs.values:
+        trainer.log_metrics({**trainer.epoch_logs.means(), "epoch": trainer.current_epoch})
+
+
+# -- evaluation -----------------------------------------------------------------------------------
+_EVAL_KIND = {"fit": "validation", "sanity_check": "validation", "validate": "validation", "test": "test"}
+
+
+def _run_eval(trainer: Any, module: Any, stage: str, loaders: list[Any], limit_override: int | None) -> dict[str, float]:
+    d = trainer.dispatcher
+    prefix = _EVAL_KIND[stage]
+    step_fn = getattr(module, "test_step" if prefix == "test" else "validation_step")
+    limit = trainer.limits["test" if prefix == "test" else "validate"]
+    saved_logs = trainer.epoch_logs
+    trainer.epoch_logs = means = EpochMeans()
+    module.eval()
+    d.emit(f"{prefix}_start", stage)
+    d.emit(f"{prefix}_epoch_start", stage)
+    with torch.no_grad():
+        for idx, loader in enumerate(loaders):
+            count = limited(_length(loader), limit) if limit_override is None else limit_override
+            for batch_idx, batch in enumerate(loader):
+                if count is not None and batch_idx >= count:
+                    break
+                batch = to_device(batch, trainer.device)
+                data = BatchData(batch, None, idx)
+                d.emit(f"{prefix}_batch_start", stage, data=data, batch_idx=batch_idx)
+                with _autocast(trainer):
+                    args = (batch, batch_idx, idx) if len(loaders) > 1 else (batch, batch_idx)
+                    out = step_fn(*args)
+                values = eval_values(out, f"{type(module).__name__}.{step_fn.__name__}")
+                suffix = f"/dataloader_idx_{idx}" if len(loaders) > 1 else ""
+                means.add({f"{k}{suffix}": v for k, v in values.items()}, batch_size(batch))
+                d.emit(f"{prefix}_batch_end", stage, data=BatchData(batch, out, idx), batch_idx=batch_idx)
+    trainer.eval_means, trainer.eval_stage = means, stage
+    d.emit(f"{prefix}_epoch_end", stage, metrics=epoch_end_metrics(trainer, f"{prefix}_epoch_end"))
+    metrics = means.means()
+    trainer.epoch_logs = saved_logs
+    d.emit(f"{prefix}_end", stage, metrics=metrics if stage == "sanity_check" else frozendict(trainer.callback_metrics))
+    if stage != "sanity_check" and trainer.loggers and metrics:
+        trainer.log_metrics({**metrics, "epoch": trainer.current_epoch})
+    return metrics
+
+
+def epoch_end_metrics(trainer: Any, kind: str) -> Any:
+    """The metrics of an epoch-end event, folding in what was logged so far this epoch."""
+    if kind == "train_epoch_end":
+        trainer.callback_metrics.update(trainer.train_means.means())
+        trainer.callback_metrics.update(trainer.epoch_logs.means())
+        return frozendict(trainer.callback_metrics)
+    metrics = trainer.eval_means.means()
+    if trainer.eval_stage == "sanity_check":
+        return frozendict(metrics)
+    trainer.callback_metrics.update(metrics)
+    return frozendict(trainer.callback_metrics)
+
+
+def evaluate(trainer: Any, stage: str, module: Any, loaders: Any, ckpt_path: Any) -> list[dict[str, float]]:
+    """``Trainer.validate``/``Trainer.test``: setup, one evaluation epoch, teardown."""
+    d = trainer.dispatcher
+    trainer.stage = stage
+    try:
+        module.to(trainer.device)
+        method = "test_dataloader" if stage == "test" else "val_dataloader"
+        found = _loaders(module, loaders, method)
+        if not found:
+            raise MisconfigurationError(f"Trainer.{stage}: no data; pass dataloaders or define {method}()")
+        if ckpt_path is not None:
+            module.load_state_dict(ckpt.read(ckpt_path)["state_dict"])
+        d.emit("setup", stage, data=trainer.run_info(None, 0))
+        metrics = _run_eval(trainer, module, stage, found, None)
+        d.emit("teardown", stage)
+        return [metrics]
+    except BaseException as exc:
+        d.emit("exception", stage, data=exc)
+        raise
+
+
+def predict(trainer: Any, module: Any, loaders: Any, ckpt_path: Any) -> list[Any]:
+    """``Trainer.predict``: ``predict_step`` (or ``forward``) over every batch, predictions returned in order."""
+    d = trainer.dispatcher
+    try:
+        module.to(trainer.device)
+        found = _loaders(module, loaders, "predict_dataloader")
+        if not found:
+            raise MisconfigurationError("Trainer.predict: no data; pass dataloaders or define predict_dataloader()")
+        if ckpt_path is not None:
+            module.load_state_dict(ckpt.read(ckpt_path)["state_dict"])
+        step_fn = getattr(module, "predict_step", None)
+        d.emit("setup", "predict", data=trainer.run_info(None, 0))
+        module.eval()
+        d.emit("predict_start", "predict")
+        d.emit("predict_epoch_start", "predict")
+        predictions: list[Any] = []
+        with torch.no_grad():
+            for idx, loader in enumerate(found):
+                count = limited(_length(loader), trainer.limits["predict"])
+                for batch_idx, batch in enumerate(loader):
+                    if count is not None and batch_idx >= count:
+                        break
+                    batch = to_device(batch, trainer.device)
+                    d.emit("predict_batch_start", "predict", data=BatchData(batch, None, idx), batch_idx=batch_idx)
+                    with _autocast(trainer):
+                        out = step_fn(batch, batch_idx) if step_fn else module(batch)
+                    predictions.append(out)
+                    d.emit("predict_batch_end", "predict", data=BatchData(batch, out, idx), batch_idx=batch_idx)
+        d.emit("predict_epoch_end", "predict")
+        d.emit("predict_end", "predict")
+        d.emit("teardown", "predict")
+        return predictions
+    except BaseException as exc:
+        d.emit("exception", "predict", data=exc)
+        raise
+
+
+# -- checkpoints ------------------------------------------------------------------------------------
+def build_checkpoint(trainer: Any, weights_only: bool) -> dict[str, Any]:
+    """Everything an exact resume needs, as data ``torch.load(weights_only=True)`` accepts."""
+    module = trainer.module
+    checkpoint: dict[str, Any] = {
+        "fhooks_version": fhooks.__version__,
+        "format": ckpt.FORMAT,
+        "epoch": trainer.current_epoch,
+        "global_step": trainer.global_step,
+        "state_dict": module.state_dict(),
+    }
+    if weights_only:
+        return checkpoint
+    d = trainer.dispatcher
+    rng = ckpt.rng_states()
+    in_exception = getattr(trainer, "handling_exception", False)
+    if in_exception and getattr(trainer, "batch_start_rng", None) is not None:
+        rng["torch"] = trainer.batch_start_rng
+    if trainer.epoch_start_rng is not None:
+        rng["epoch_start_torch"] = trainer.epoch_start_rng
+    checkpoint.update({
+        "optimizer_states": [o.state_dict() for o in trainer.optimizers],
+        "lr_schedulers": [c.scheduler.state_dict() for c in trainer.lr_scheduler_configs],
+        "loops": {
+            "epoch": trainer.current_epoch, "global_step": trainer.global_step,
+            "batches_done": trainer.batches_done, "epoch_finished": trainer.epoch_finished,
+            "accumulate_grad_batches": trainer.accumulate_grad_batches,
+            "train_means": trainer.train_means.to_plain(), "epoch_logs": trainer.epoch_logs.to_plain(),
+            "should_stop": trainer.should_stop, "stop_reasons": list(trainer.stop_reasons),
+        },
+        "callback_metrics": dict(trainer.callback_metrics),
+        "rng": rng,
+        "hooks": ckpt.hook_state_entry(d.hook, d.state),
+        "callbacks": _callback_states(trainer),
+    })
+    if trainer.scaler is not None:
+        checkpoint["scaler"] = trainer.scaler.state_dict()
+    d.emit("save_checkpoint", data=checkpoint)
+    return checkpoint
+
+
+def _callback_states(trainer: Any) -> dict[str, Any]:
+    from fhooks.callbacks.base import Callback
+
+    return {f"{i}:{cb.state_key}": cb.state_dict() for i, cb in enumerate(trainer.callbacks) if isinstance(cb, Callback)}
+
+
+def _restore_model_and_hooks(trainer: Any, module: Any, checkpoint: dict[str, Any]) -> None:
+    from fhooks.callbacks.base import Callback
+
+    module.load_state_dict(checkpoint["state_dict"])
+    d = trainer.dispatcher
+    d.state = ckpt.restore_hook_state(d.hook, checkpoint.get("hooks"))
+    states = checkpoint.get("callbacks", {})
+    for i, cb in enumerate(trainer.callbacks):
+        key = f"{i}:{cb.state_key}" if isinstance(cb, Callback) else None
+        if key in states:
+            cb.load_state_dict(states[key])
+    d.emit("load_checkpoint", data=checkpoint)
+
+
+def _restore_loops(trainer: Any, checkpoint: dict[str, Any]) -> None:
+    if "loops" not in checkpoint:
+        raise MisconfigurationError("Trainer.fit: ckpt_path holds weights only (saved with weights_only=True); "
+                                    "load them with module.load_state_dict(...) and call fit without ckpt_path")
+    for opt, state in zip(trainer.optimizers, checkpoint["optimizer_states"]):
+        opt.load_state_dict(state)
+    for config, state in zip(trainer.lr_scheduler_configs, checkpoint["lr_schedulers"]):
+        config.scheduler.load_state_dict(state)
+    if trainer.scaler is not None and "scaler" in checkpoint:
+        trainer.scaler.load_state_dict(checkpoint["scaler"])
+    loops = checkpoint["loops"]
+    trainer.current_epoch = loops["epoch"]
+    trainer.global_step = loops["global_step"]
+    trainer.batches_done = loops["batches_done"]
+    trainer.epoch_finished = loops["epoch_finished"]
+    trainer.accumulate_grad_batches = loops["accumulate_grad_batches"]
+    trainer.train_means = EpochMeans.from_plain(loops["train_means"])
+    trainer.epoch_logs = EpochMeans.from_plain(loops["epoch_logs"])
+    trainer.callback_metrics.update(checkpoint.get("callback_metrics", {}))
+    total = trainer.num_training_batches
+    if total is not None and trainer.batches_done >= total:
+        trainer.epoch_finished = True

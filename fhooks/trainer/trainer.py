@@ -1,0 +1,317 @@
+"""The trainer: Lightning's arguments and attributes over a small loop that folds events through hooks.
+
+>>> import torch
+>>> from fhooks import Trainer, lambda_hook, Stop
+>>> class Line(torch.nn.Module):
+...     def __init__(self):
+...         super().__init__()
+...         self.w = torch.nn.Linear(1, 1)
+...     def training_step(self, batch, batch_idx):
+...         x, y = batch
+...         return torch.nn.functional.mse_loss(self.w(x), y)
+...     def configure_optimizers(self):
+...         return torch.optim.SGD(self.parameters(), lr=0.1)
+>>> data = [(torch.ones(4, 1), torch.ones(4, 1))] * 3
+>>> stop = lambda_hook(on_train_epoch_end=lambda e: Stop("two epochs") if e.epoch == 1 else None)
+>>> trainer = Trainer(callbacks=[stop], max_epochs=10, enable_checkpointing=False, enable_progress_bar=False)
+>>> trainer.fit(Line(), data)
+>>> trainer.current_epoch, trainer.global_step, trainer.stop_reason
+(2, 6, 'two epochs')
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from fhooks.core.combinators import sequence
+from fhooks.core.events import OptimizerInfo, RunInfo
+from fhooks.core.frozendict import frozendict
+from fhooks.core.hook import HookLike, check_hook
+from fhooks.errors import InvalidArgument, MisconfigurationError
+from fhooks.trainer import checkpoint as ckpt
+from fhooks.trainer import config as cfg
+from fhooks.trainer import loop
+from fhooks.trainer.dispatch import Dispatcher
+from fhooks.trainer.interpret import Decision, resolve
+from fhooks.trainer.outputs import EpochMeans, as_float
+
+
+class Trainer:
+    """Fit, validate, test and predict a ``torch.nn.Module`` with Lightning's method names, folding events through hooks.
+
+    Arguments keep Lightning's names and defaults. ``callbacks`` is a list of hooks
+    (functional hooks and ``Callback`` instances alike), composed in order with
+    :func:`~fhooks.sequence`.
+    """
+
+    def __init__(
+        self,
+        *,
+        callbacks: HookLike | Iterable[HookLike] | None = None,
+        max_epochs: int | None = None,
+        min_epochs: int | None = None,
+        max_steps: int = -1,
+        min_steps: int | None = None,
+        max_time: Any = None,
+        limit_train_batches: int | float = 1.0,
+        limit_val_batches: int | float = 1.0,
+        limit_test_batches: int | float = 1.0,
+        limit_predict_batches: int | float = 1.0,
+        val_check_interval: int | float = 1.0,
+        check_val_every_n_epoch: int | None = 1,
+        num_sanity_val_steps: int = 2,
+        accumulate_grad_batches: int = 1,
+        gradient_clip_val: float | None = None,
+        gradient_clip_algorithm: str = "norm",
+        default_root_dir: str | os.PathLike[str] | None = None,
+        enable_checkpointing: bool = True,
+        enable_progress_bar: bool = True,
+        enable_model_summary: bool = True,
+        logger: Any = None,
+        log_every_n_steps: int = 50,
+        precision: str | int = "32-true",
+        accelerator: str = "auto",
+        devices: int | str = "auto",
+        seed: int | None = None,
+        fast_dev_run: bool = False,
+    ) -> None:
+        self.callbacks = self._check_callbacks(callbacks)
+        self.max_epochs = cfg.check_positive(max_epochs, "max_epochs", allow_none=True, minimum=-1)
+        self.min_epochs = cfg.check_positive(min_epochs, "min_epochs", allow_none=True, minimum=0)
+        self.max_steps = cfg.check_positive(max_steps, "max_steps", minimum=-1)
+        self.min_steps = cfg.check_positive(min_steps, "min_steps", allow_none=True, minimum=0)
+        self.max_time = cfg.parse_max_time(max_time)
+        self.limits = {stage: cfg.check_limit(value, f"limit_{name}_batches") for stage, name, value in (
+            ("fit", "train", limit_train_batches), ("validate", "val", limit_val_batches),
+            ("test", "test", limit_test_batches), ("predict", "predict", limit_predict_batches))}
+        self.val_check_interval = cfg.check_val_interval(val_check_interval)
+        self.check_val_every_n_epoch = cfg.check_positive(check_val_every_n_epoch, "check_val_every_n_epoch",
+                                                          allow_none=True)
+        self.num_sanity_val_steps = cfg.check_positive(num_sanity_val_steps, "num_sanity_val_steps", minimum=-1)
+        self.accumulate_grad_batches = cfg.check_positive(accumulate_grad_batches, "accumulate_grad_batches")
+        self.gradient_clip_val = gradient_clip_val
+        if gradient_clip_algorithm not in ("norm", "value"):
+            raise InvalidArgument(f"Trainer: gradient_clip_algorithm={gradient_clip_algorithm!r}; accepted: 'norm', 'value'")
+        self.gradient_clip_algorithm = gradient_clip_algorithm
+        self.default_root_dir = Path(default_root_dir or os.getcwd())
+        self.enable_checkpointing = enable_checkpointing
+        self.enable_progress_bar = enable_progress_bar
+        self.enable_model_summary = enable_model_summary
+        self.loggers = [] if logger in (None, False) else list(logger) if isinstance(logger, (list, tuple)) else [logger]
+        self.log_every_n_steps = cfg.check_positive(log_every_n_steps, "log_every_n_steps", minimum=0)
+        self.precision = cfg.check_precision(precision)
+        self.device = self._device(accelerator)
+        if self.precision == "16-mixed" and self.device.type != "cuda":
+            raise InvalidArgument("Trainer: precision='16-mixed' needs a CUDA device; use precision='bf16-mixed' on CPU")
+        self.seed = seed
+        self.fast_dev_run = fast_dev_run
+        self.global_rank = 0
+        self.world_size = 1
+        self._reset()
+
+    # -- construction helpers -------------------------------------------------------------------
+    @staticmethod
+    def _check_callbacks(callbacks: Any) -> list[HookLike]:
+        if callbacks is None:
+            return []
+        items = [callbacks] if hasattr(callbacks, "step") else list(callbacks)
+        return [check_hook(c, f"Trainer: callbacks[{i}]") for i, c in enumerate(items)]
+
+    @staticmethod
+    def _device(accelerator: str) -> torch.device:
+        if accelerator == "auto":
+            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        if accelerator in ("cpu", "cuda", "gpu"):
+            if accelerator != "cpu" and not torch.cuda.is_available():
+                raise InvalidArgument(f"Trainer: accelerator={accelerator!r} but CUDA is not available; use 'cpu'")
+            return torch.device("cpu" if accelerator == "cpu" else "cuda")
+        raise InvalidArgument(f"Trainer: accelerator={accelerator!r}; accepted: 'auto', 'cpu', 'cuda' (or 'gpu')")
+
+    def _reset(self) -> None:
+        self.current_epoch = 0
+        self.global_step = 0
+        self.should_stop = False
+        self.stop_reasons: list[str] = []
+        self.callback_metrics: dict[str, float] = {}
+        self.logged_metrics: dict[str, float] = {}
+        self.optimizers: list[torch.optim.Optimizer] = []
+        self.lr_scheduler_configs: list[Any] = []
+        self.module: Any = None
+        self.sanity_checking = False
+        self.training = False
+        self.dispatcher: Dispatcher | None = None
+        self.written_checkpoints: list[Path] = []
+        self.batches_done = 0
+        self.epoch_finished = False
+        self.epoch_start_rng: torch.Tensor | None = None
+        self.train_means = EpochMeans()
+        self.epoch_logs = EpochMeans()
+        self.step_logs: dict[str, Any] = {}
+        self.stage = "fit"
+        self.handling_exception = False
+        self.batch_start_rng: torch.Tensor | None = None
+        self.scaler: Any = None
+
+    # -- what users read ------------------------------------------------------------------------
+    @property
+    def hook(self) -> HookLike:
+        """The hook expression built from ``callbacks``: ``sequence(*callbacks)``."""
+        return sequence(*self.callbacks)
+
+    @property
+    def decisions(self) -> list[Decision]:
+        """Every effect carried out so far, with the event it came from."""
+        return self.dispatcher.decisions if self.dispatcher else []
+
+    @property
+    def stop_reason(self) -> str | None:
+        """Why the run stopped early (the reasons of every stop request, joined), or None."""
+        return "; ".join(self.stop_reasons) if self.stop_reasons else None
+
+    @property
+    def checkpoint_dir(self) -> Path:
+        """Where relative checkpoint paths go: the logger's folder or ``default_root_dir``, then ``checkpoints``."""
+        for logger in self.loggers:
+            log_dir = getattr(logger, "log_dir", None)
+            if log_dir:
+                return Path(log_dir) / "checkpoints"
+        return self.default_root_dir / "checkpoints"
+
+    @property
+    def lr_schedulers(self) -> list[Any]:
+        """The schedulers ``configure_optimizers`` returned."""
+        return [c.scheduler for c in self.lr_scheduler_configs]
+
+    @property
+    def can_stop(self) -> bool:
+        """Whether a stop request may be honoured now (``min_epochs``/``min_steps`` reached)."""
+        epochs_ok = self.min_epochs is None or self.current_epoch >= self.min_epochs
+        steps_ok = self.min_steps is None or self.global_step >= self.min_steps
+        return epochs_ok and steps_ok
+
+    def run_info(self, num_training_batches: int | None, num_val_batches: int) -> RunInfo:
+        """The configuration hooks see at ``setup`` and ``fit_start``."""
+        optimizers = tuple(OptimizerInfo(type(o).__name__, tuple(
+            frozendict({k: v for k, v in g.items() if k != "params" and isinstance(v, (int, float, str, tuple))})
+            for g in o.param_groups)) for o in self.optimizers)
+        return RunInfo(
+            max_epochs=self.max_epochs, max_steps=None if self.max_steps == -1 else self.max_steps,
+            min_epochs=self.min_epochs, min_steps=self.min_steps, num_training_batches=num_training_batches,
+            num_val_batches=num_val_batches, val_check_interval=self.val_check_interval,
+            check_val_every_n_epoch=self.check_val_every_n_epoch,
+            accumulate_grad_batches=self.accumulate_grad_batches, fast_dev_run=self.fast_dev_run,
+            world_size=self.world_size, checkpoint_dir=str(self.checkpoint_dir), optimizers=optimizers)
+
+    # -- effect targets ---------------------------------------------------------------------------
+    def request_stop(self, reason: str) -> None:
+        """Ask the fit loop to stop (what a ``Stop`` effect does)."""
+        self.should_stop = True
+        self.stop_reasons.append(reason)
+
+    def log_metrics(self, metrics: Mapping[str, Any], step: int | None = None) -> None:
+        """Send metrics to every logger and to ``logged_metrics`` (what a ``Log`` effect does)."""
+        values = {k: as_float(v) for k, v in metrics.items()}
+        self.logged_metrics.update(values)
+        for logger in self.loggers:
+            logger.log_metrics(values, self.global_step if step is None else step)
+
+    def save_checkpoint(self, path: str | os.PathLike[str], weights_only: bool = False) -> Path:
+        """Write a checkpoint atomically; relative paths go to :attr:`checkpoint_dir`."""
+        target = resolve(os.fspath(path), self.checkpoint_dir)
+        checkpoint = loop.build_checkpoint(self, weights_only)
+        ckpt.write_atomic(checkpoint, target)
+        self.written_checkpoints.append(target)
+        return target
+
+    def remove_checkpoint(self, path: str | os.PathLike[str]) -> None:
+        """Delete a checkpoint file (what ``RemoveCheckpoint`` does); a missing file is not an error."""
+        resolve(os.fspath(path), self.checkpoint_dir).unlink(missing_ok=True)
+
+    def metrics_for(self, kind: str, given: Mapping[str, float]) -> Mapping[str, float]:
+        """The metrics an epoch-end event carries after the module's own hook may have logged more."""
+        return loop.epoch_end_metrics(self, kind) if kind.endswith("epoch_end") and kind != "predict_epoch_end" else given
+
+    # -- Lightning-style logging for modules ----------------------------------------------------
+    def module_log(self, name: str, value: Any, prog_bar: bool = False, logger: bool = True,
+                   on_step: bool | None = None, on_epoch: bool | None = None, **_: Any) -> None:
+        """``self.log(name, value)`` inside a module: step values in training, epoch means elsewhere."""
+        in_train = self.training and not self.sanity_checking
+        on_step = in_train if on_step is None else on_step
+        on_epoch = (not in_train) if on_epoch is None else on_epoch
+        if isinstance(value, torch.Tensor):
+            value = value.detach()
+        if on_step:
+            key = f"{name}_step" if on_epoch else name
+            self.step_logs[key] = value
+        if on_epoch:
+            self.epoch_logs.add({name: value})
+
+    def module_log_dict(self, values: Mapping[str, Any], **kwargs: Any) -> None:
+        """``self.log_dict(values)`` inside a module."""
+        for name, value in values.items():
+            self.module_log(name, value, **kwargs)
+
+    @contextlib.contextmanager
+    def _attached(self, module: torch.nn.Module) -> Any:
+        """Give the module ``trainer``, ``log`` and ``log_dict`` for the length of a run, unless it has its own."""
+        added = [name for name, value in (("trainer", self), ("log", self.module_log),
+                                          ("log_dict", self.module_log_dict)) if not hasattr(type(module), name)]
+        for name in added:
+            module.__dict__[name] = {"trainer": self, "log": self.module_log, "log_dict": self.module_log_dict}[name]
+        self.module = module
+        try:
+            yield
+        finally:
+            for name in added:
+                module.__dict__.pop(name, None)
+
+    def _seed(self) -> None:
+        if self.seed is not None:
+            random.seed(self.seed)
+            torch.manual_seed(self.seed)
+            try:
+                import numpy as np
+            except ImportError:  # pragma: no cover
+                return
+            np.random.seed(self.seed)
+
+    # -- entry points ------------------------------------------------------------------------------
+    def fit(self, model: torch.nn.Module, train_dataloaders: Any = None, val_dataloaders: Any = None,
+            ckpt_path: str | os.PathLike[str] | None = None) -> None:
+        """Train ``model``; resume from ``ckpt_path`` when given. Emits events in Lightning's order."""
+        self._reset()
+        self._seed()
+        with self._attached(model):
+            self.dispatcher = Dispatcher(self, self.hook, model)
+            loop.fit(self, model, train_dataloaders, val_dataloaders, ckpt_path)
+
+    def validate(self, model: torch.nn.Module, dataloaders: Any = None,
+                 ckpt_path: str | os.PathLike[str] | None = None) -> list[dict[str, float]]:
+        """Run one validation epoch; returns ``[metrics]`` as Lightning does."""
+        return self._evaluate("validate", model, dataloaders, ckpt_path)
+
+    def test(self, model: torch.nn.Module, dataloaders: Any = None,
+             ckpt_path: str | os.PathLike[str] | None = None) -> list[dict[str, float]]:
+        """Run one test epoch; returns ``[metrics]`` as Lightning does."""
+        return self._evaluate("test", model, dataloaders, ckpt_path)
+
+    def predict(self, model: torch.nn.Module, dataloaders: Any = None,
+                ckpt_path: str | os.PathLike[str] | None = None) -> list[Any]:
+        """Run ``predict_step`` over every batch; returns the predictions in order."""
+        with self._attached(model):
+            self.dispatcher = Dispatcher(self, self.hook, model)
+            return loop.predict(self, model, dataloaders, ckpt_path)
+
+    def _evaluate(self, stage: str, model: torch.nn.Module, dataloaders: Any, ckpt_path: Any) -> list[dict[str, float]]:
+        if stage == "test" and not callable(getattr(model, "test_step", None)):
+            raise MisconfigurationError(f"Trainer.test: {type(model).__name__} has no test_step method")
+        with self._attached(model):
+            self.dispatcher = Dispatcher(self, self.hook, model)
+            return loop.evaluate(self, stage, model, dataloaders, ckpt_path)
