@@ -145,6 +145,7 @@ class On:
     kinds: frozenset[str]
     fn: Callable[[Event], EffectLike]
     init = None
+    shape_name = "on"
 
     def step(self, state: None, event: Event) -> tuple[None, Effects]:
         out = self.fn(event)

@@ -186,7 +186,6 @@ def _train_epoch(trainer: Any, module: Any, skip: int, checkpoint: Any) -> None:
             continue
         last = last or (total is not None and batch_idx == total - 1)
         _train_batch(trainer, module, to_device(batch, trainer.device), batch_idx, last, heard)
-        trainer.batches_done = batch_idx + 1
         due = _val_due(trainer, batch_idx, last)
         if due:
             _validate_in_fit(trainer, module)
@@ -236,6 +235,7 @@ def _train_batch(trainer: Any, module: Any, batch: Any, batch_idx: int, last: bo
         if trainer.log_every_n_steps and trainer.global_step % trainer.log_every_n_steps == 0 and trainer.loggers:
             trainer.log_metrics(trainer.step_logs)
         trainer.callback_metrics.update((k, float(v)) for k, v in trainer.step_logs.items())
+    trainer.batches_done = batch_idx + 1
     if "train_batch_end" in heard:
         d.emit("train_batch_end", metrics=LazyMetrics(values), data=BatchData(batch, outputs), batch_idx=batch_idx)
 
@@ -308,7 +308,9 @@ def _run_eval(trainer: Any, module: Any, stage: str, loaders: list[Any], limit_o
     d.emit(f"{prefix}_epoch_start", stage)
     with torch.no_grad():
         for idx, loader in enumerate(loaders):
-            count = limited(_length(loader), limit) if limit_override is None else limit_override
+            count = limited(_length(loader), limit)
+            if limit_override is not None:
+                count = limit_override if count is None else min(count, limit_override)
             for batch_idx, batch in enumerate(loader):
                 if count is not None and batch_idx >= count:
                     break

@@ -1,0 +1,31 @@
+"""The library's pure hooks: one constructor per Lightning callback, each returning a hook value.
+
+Imports no torch:
+
+>>> import sys, fhooks.hooks
+>>> "torch" in sys.modules or "fhooks.hooks is pure"
+'fhooks.hooks is pure'
+"""
+
+from fhooks.hooks.accumulation import AccumulationState, gradient_accumulation_scheduler
+from fhooks.hooks.early_stopping import EarlyStoppingState, early_stopping
+from fhooks.hooks.lr_monitor import LearningRateMonitorState, LogOptimizerValues, SchedulerInfo, learning_rate_monitor
+from fhooks.hooks.spike import SpikeState, TrainingSpikeException, WriteJson, spike_detection
+from fhooks.hooks.timer import TimerState, timer
+
+__all__ = [
+    "AccumulationState",
+    "EarlyStoppingState",
+    "LearningRateMonitorState",
+    "LogOptimizerValues",
+    "SchedulerInfo",
+    "SpikeState",
+    "TimerState",
+    "TrainingSpikeException",
+    "WriteJson",
+    "early_stopping",
+    "gradient_accumulation_scheduler",
+    "learning_rate_monitor",
+    "spike_detection",
+    "timer",
+]

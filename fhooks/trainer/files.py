@@ -1,0 +1,45 @@
+"""Handler of :class:`~fhooks.hooks.spike.WriteJson`: write a small JSON file atomically.
+
+>>> import json, tempfile, os
+>>> from fhooks.hooks.spike import WriteJson
+>>> folder = tempfile.mkdtemp()
+>>> path = write_json_atomic(os.path.join(folder, "a", "skip.json"), (3, 4))
+>>> json.loads(path.read_text())
+[3, 4]
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from fhooks.hooks.spike import WriteJson
+from fhooks.trainer.interpret import Context, handles
+
+
+def write_json_atomic(path: str | os.PathLike[str], data: Any) -> Path:
+    """Write ``data`` as JSON (indent 4) to ``path`` through a temporary file and a rename; parents are created."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(data, f, indent=4)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return target
+
+
+@handles(WriteJson)
+def _write_json(effect: WriteJson, ctx: Context) -> None:
+    path = Path(effect.path)
+    if effect.in_root_dir and not path.is_absolute():
+        path = Path(getattr(ctx.trainer, "default_root_dir", None) or os.getcwd()) / path
+    write_json_atomic(path, effect.data)

@@ -1,0 +1,120 @@
+"""Exact resume: a run killed mid-epoch and resumed from its checkpoint ends with identical weights."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from fhooks import SaveCheckpoint, Trainer, every_n, on, sequence, stateful
+from fhooks.errors import CheckpointMismatch, CorruptCheckpoint
+from tests.models import Regressor, loader
+
+
+class Crash(RuntimeError):
+    pass
+
+
+class CrashingRegressor(Regressor):
+    """Raises inside ``training_step`` once the trainer reaches ``crash_at`` optimizer steps."""
+
+    def __init__(self, crash_at: int | None = None) -> None:
+        super().__init__()
+        self.crash_at = crash_at
+
+    def training_step(self, batch, batch_idx):
+        if self.crash_at is not None and self.trainer.global_step == self.crash_at:
+            raise Crash(f"killed at step {self.crash_at}")
+        return super().training_step(batch, batch_idx)
+
+
+def batches_seen():
+    return stateful(0, lambda n, e: (n + 1, None), kinds="train_batch_end", name="batches_seen")
+
+
+def hooks(tmp_path):
+    save_every_3 = every_n(3, on("train_batch_end", lambda e: SaveCheckpoint(str(tmp_path / "last.ckpt"))))
+    save_on_crash = on("exception", lambda e: SaveCheckpoint(str(tmp_path / "crash.ckpt")))
+    return [save_every_3, save_on_crash, batches_seen()]
+
+
+def run(tmp_path, crash_at=None, ckpt_path=None, max_epochs=3):
+    module = CrashingRegressor(crash_at)
+    trainer = Trainer(callbacks=hooks(tmp_path), max_epochs=max_epochs, seed=7, enable_checkpointing=False,
+                      num_sanity_val_steps=0, default_root_dir=tmp_path)
+    trainer.fit(module, loader(shuffle=True), loader(n=16), ckpt_path=ckpt_path)
+    return module, trainer
+
+
+@pytest.fixture
+def reference(tmp_path_factory):
+    return run(tmp_path_factory.mktemp("reference"))
+
+
+def assert_same_weights(a: torch.nn.Module, b: torch.nn.Module) -> None:
+    for (name, x), (_, y) in zip(a.state_dict().items(), b.state_dict().items()):
+        assert torch.equal(x, y), name
+
+
+class TestExactResume:
+    def test_crash_mid_epoch_then_resume_from_last_periodic_checkpoint(self, tmp_path, reference):
+        with pytest.raises(Crash):
+            run(tmp_path, crash_at=13)  # epoch 1, batch 5; last periodic save at step 12 (batch 3)
+        saved = torch.load(tmp_path / "last.ckpt", weights_only=True)
+        assert (saved["global_step"], saved["loops"]["batches_done"], saved["loops"]["epoch_finished"]) == (12, 4, False)
+        module, trainer = run(tmp_path, ckpt_path=tmp_path / "last.ckpt")
+        ref_module, ref_trainer = reference
+        assert_same_weights(module, ref_module)
+        assert (trainer.global_step, trainer.current_epoch) == (ref_trainer.global_step, ref_trainer.current_epoch) == (24, 3)
+        assert trainer.dispatcher.state[2] == ref_trainer.dispatcher.state[2] == 24
+
+    def test_resume_from_the_checkpoint_written_when_the_exception_fired(self, tmp_path, reference):
+        with pytest.raises(Crash):
+            run(tmp_path, crash_at=13)
+        module, trainer = run(tmp_path, ckpt_path=tmp_path / "crash.ckpt")
+        assert_same_weights(module, reference[0])
+        assert trainer.dispatcher.state[2] == 24
+
+    def test_resume_from_an_epoch_boundary(self, tmp_path, reference):
+        run(tmp_path, max_epochs=2)  # a clean stop after epoch 1; last save at step 15
+        module, trainer = run(tmp_path, ckpt_path=tmp_path / "last.ckpt")
+        assert_same_weights(module, reference[0])
+
+    def test_the_checkpoint_holds_optimizer_rng_and_hook_state_as_plain_data(self, tmp_path):
+        with pytest.raises(Crash):
+            run(tmp_path, crash_at=4)
+        saved = torch.load(tmp_path / "last.ckpt", weights_only=True)
+        assert saved["hooks"]["shape"] == "sequence(every_n(on), on, batches_seen)"
+        assert saved["hooks"]["state"]["__tuple__"][2] == 3
+        assert set(saved["rng"]) >= {"torch", "python", "numpy", "epoch_start_torch"}
+        assert saved["optimizer_states"][0]["state"]  # momentum buffers
+
+
+class TestBadCheckpoints:
+    def test_a_checkpoint_from_another_expression_names_both_shapes(self, tmp_path):
+        run(tmp_path, max_epochs=1)
+        trainer = Trainer(callbacks=[batches_seen()], max_epochs=2, enable_checkpointing=False)
+        with pytest.raises(CheckpointMismatch) as info:
+            trainer.fit(Regressor(), loader(), ckpt_path=tmp_path / "last.ckpt")
+        assert str(info.value) == (
+            "checkpoint hook state was saved by an expression of shape sequence(every_n(on), on, batches_seen), "
+            "but the current expression has shape batches_seen; pass the same callbacks in the same order to resume")
+
+    def test_a_truncated_checkpoint_fails_clearly_and_loads_nothing(self, tmp_path):
+        run(tmp_path, max_epochs=1)
+        data = (tmp_path / "last.ckpt").read_bytes()
+        (tmp_path / "torn.ckpt").write_bytes(data[: len(data) // 2])
+        module = Regressor()
+        before = {k: v.clone() for k, v in module.state_dict().items()}
+        trainer = Trainer(callbacks=hooks(tmp_path), max_epochs=2, enable_checkpointing=False)
+        with pytest.raises(CorruptCheckpoint, match=r"checkpoint '.*torn.ckpt' cannot be read \(.*\); it may be truncated"):
+            trainer.fit(module, loader(), ckpt_path=tmp_path / "torn.ckpt")
+        assert all(torch.equal(before[k], v) for k, v in module.state_dict().items())
+
+    def test_a_missing_checkpoint_says_so(self, tmp_path):
+        trainer = Trainer(max_epochs=1, enable_checkpointing=False)
+        with pytest.raises(FileNotFoundError, match="does not exist"):
+            trainer.fit(Regressor(), loader(), ckpt_path=tmp_path / "nope.ckpt")
+
+    def test_writes_leave_no_temporary_files(self, tmp_path):
+        run(tmp_path, max_epochs=1)
+        assert sorted(p.name for p in tmp_path.iterdir() if p.is_file()) == ["last.ckpt"]
