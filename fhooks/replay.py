@@ -4,12 +4,23 @@ Feed a ``metrics.csv`` (Lightning's ``CSVLogger`` layout, or fhooks') or a list
 of dicts to any hook expression and read the epoch it would have stopped at,
 the checkpoints it would have kept, and its effects row by row:
 
->>> from fhooks.core import Event, on, Stop
->>> rows = [{"epoch": e, "step": 2 * e + 1, "val_loss": v} for e, v in enumerate([3.0, 2.0, 2.5, 2.7])]
->>> stop_when_worse = on("validation_end", lambda e: Stop("worse") if e.metrics["val_loss"] > 2.6 else None)
->>> report = replay(stop_when_worse, rows)
->>> report.stopped_epoch, report.stop_reasons
-(3, ('worse',))
+>>> from fhooks.core import sequence
+>>> from fhooks.hooks import early_stopping, model_checkpoint
+>>> rows = [{"epoch": e, "step": 2 * e + 1, "val_loss": v} for e, v in enumerate([3.0, 2.0, 2.5, 2.7, 1.0])]
+>>> report = replay(sequence(model_checkpoint(monitor="val_loss"), early_stopping("val_loss", patience=2)), rows)
+>>> report.stopped_epoch, report.kept_checkpoints
+(3, ('epoch=1-step=4.ckpt',))
+>>> print(report)  # doctest: +ELLIPSIS
+replay of sequence(model_checkpoint(monitor='val_loss'), early_stopping('val_loss', patience=2)) over 4 rows
+  row 0 (epoch 0, step 2) val_loss=3
+    -> SaveCheckpoint(path='epoch=0-step=2.ckpt', weights_only=False)
+  row 1 (epoch 1, step 4) val_loss=2
+    -> SaveCheckpoint(path='epoch=1-step=4.ckpt', weights_only=False)
+    -> RemoveCheckpoint(path='epoch=0-step=2.ckpt')
+  row 3 (epoch 3, step 8) val_loss=2.7
+    -> Stop('Monitored metric val_loss did not improve in the last 2 records. Best score: 2.000. ...')
+stopped at epoch 3: Monitored metric val_loss did not improve in the last 2 records. ...
+kept checkpoints: epoch=1-step=4.ckpt
 
 How rows become events: rows are grouped by ``epoch``; a *step row* (one with a
 per-step column) becomes a ``train_batch_end``; after each epoch's rows come the
@@ -63,11 +74,12 @@ class ReplayReport:
     stop_reasons: tuple[str, ...]
     kept_checkpoints: tuple[str, ...]
     state: Any = attrs.field(repr=False)
+    end_effects: tuple[Effect, ...] = ()
 
     @property
     def effects(self) -> tuple[Effect, ...]:
-        """Every effect, in order."""
-        return tuple(e for row in self.rows for e in row.effects)
+        """Every effect, in order, those of the closing ``train_end``/``fit_end``/``teardown`` last."""
+        return tuple(e for row in self.rows for e in row.effects) + self.end_effects
 
     def __str__(self) -> str:
         lines = [f"replay of {self.hook!r} over {len(self.rows)} rows"]
@@ -76,6 +88,9 @@ class ReplayReport:
                 values = " ".join(f"{k}={v:g}" for k, v in row.values.items())
                 lines.append(f"  row {row.index} (epoch {row.epoch}, step {row.step}) {values}")
                 lines.extend(f"    -> {effect!r}" for effect in row.effects)
+        if self.end_effects:
+            lines.append("  at the end of fit")
+            lines.extend(f"    -> {effect!r}" for effect in self.end_effects)
         if self.stopped_epoch is None:
             lines.append("never stopped")
         else:
@@ -217,11 +232,8 @@ def replay(hook: HookLike, metrics: str | os.PathLike[str] | Iterable[Row], *, s
         values = frozendict((k, v) for k, v in rows[p.index].items() if k not in ("epoch", "step"))
         report_rows.append(ReplayRow(p.index, p.epoch, p.step, values, tuple(events), effects))
     closing = folder.feed(tail)
-    if report_rows and closing:
-        last = report_rows[-1]
-        report_rows[-1] = attrs.evolve(last, events=last.events + tuple(tail), effects=last.effects + closing)
     return ReplayReport(hook, tuple(report_rows), folder.stop_epoch, tuple(folder.reasons), folder.kept(),
-                        folder.state)
+                        folder.state, closing)
 
 
 class _Folder:

@@ -178,7 +178,6 @@ class TestOn:
             on("fit_end", 3)
         assert str(info.value) == "on: fn must be callable, got 3"
 
-    @pytest.mark.xfail(strict=True, reason="reported: On has no shape_name, so shape() says 'On'")
     def test_shape(self):
         assert shape(on("fit_end", log_epoch)) == "on"
 

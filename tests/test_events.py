@@ -18,7 +18,9 @@ VALID = ", ".join(sorted(EVENT_KINDS))
 
 class TestEventKinds:
     def test_lightning_hook_names_without_on(self):
-        assert EVENT_KINDS[:6] == ("setup", "teardown", "fit_start", "fit_end", "sanity_check_start", "sanity_check_end")
+        assert EVENT_KINDS[:6] == (
+            "setup", "teardown", "fit_start", "fit_end", "sanity_check_start", "sanity_check_end"
+        )
         for loop in ("train", "validation", "test", "predict"):
             for part in ("start", "end", "epoch_start", "epoch_end", "batch_start", "batch_end"):
                 assert f"{loop}_{part}" in EVENT_KINDS
@@ -69,7 +71,9 @@ class TestEvent:
     def test_unknown_kind(self):
         with pytest.raises(InvalidEvent) as info:
             Event("validaton_end")
-        assert str(info.value) == f"Event: unknown kind 'validaton_end'; did you mean 'validation_end'? (valid kinds: {VALID})"
+        assert str(info.value) == (
+            f"Event: unknown kind 'validaton_end'; did you mean 'validation_end'? (valid kinds: {VALID})"
+        )
 
     def test_error_is_a_value_error(self):
         with pytest.raises(ValueError):

@@ -10,6 +10,8 @@ from fhooks.callbacks.early_stopping import EarlyStopping
 from fhooks.callbacks.gradient_accumulation_scheduler import GradientAccumulationScheduler
 from fhooks.callbacks.lambda_callback import LambdaCallback
 from fhooks.callbacks.learning_rate_monitor import LearningRateMonitor
+from fhooks.callbacks.model_checkpoint import ModelCheckpoint
+from fhooks.callbacks.on_exception_checkpoint import OnExceptionCheckpoint
 from fhooks.callbacks.spike_detection import SpikeDetection
 from fhooks.callbacks.timer import Timer
 from fhooks.hooks.spike import TrainingSpikeException
@@ -21,6 +23,8 @@ __all__ = [
     "HookCallback",
     "LambdaCallback",
     "LearningRateMonitor",
+    "ModelCheckpoint",
+    "OnExceptionCheckpoint",
     "SpikeDetection",
     "Timer",
     "TrainingSpikeException",

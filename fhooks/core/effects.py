@@ -104,6 +104,13 @@ class Do(Effect):
 
 
 @attrs.frozen
+class Print(Effect):
+    """Print ``text`` on the console (global rank 0 only): progress lines a test can see."""
+
+    text: str
+
+
+@attrs.frozen
 class SetLearningRates(Effect):
     """Set the learning rate of each param group of optimizer ``optimizer_idx``."""
 

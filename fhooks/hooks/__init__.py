@@ -10,6 +10,8 @@ Imports no torch:
 from fhooks.hooks.accumulation import AccumulationState, gradient_accumulation_scheduler
 from fhooks.hooks.early_stopping import EarlyStoppingState, early_stopping
 from fhooks.hooks.lr_monitor import LearningRateMonitorState, LogOptimizerValues, SchedulerInfo, learning_rate_monitor
+from fhooks.hooks.model_checkpoint import LinkCheckpoint, ModelCheckpointState, model_checkpoint
+from fhooks.hooks.on_exception_checkpoint import OnExceptionState, on_exception_checkpoint
 from fhooks.hooks.spike import SpikeState, TrainingSpikeException, WriteJson, spike_detection
 from fhooks.hooks.timer import TimerState, timer
 
@@ -17,7 +19,10 @@ __all__ = [
     "AccumulationState",
     "EarlyStoppingState",
     "LearningRateMonitorState",
+    "LinkCheckpoint",
     "LogOptimizerValues",
+    "ModelCheckpointState",
+    "OnExceptionState",
     "SchedulerInfo",
     "SpikeState",
     "TimerState",
@@ -26,6 +31,8 @@ __all__ = [
     "early_stopping",
     "gradient_accumulation_scheduler",
     "learning_rate_monitor",
+    "model_checkpoint",
+    "on_exception_checkpoint",
     "spike_detection",
     "timer",
 ]

@@ -12,12 +12,14 @@ Needs ``hypothesis`` (a dev dependency); imports no torch.
 >>> test_resumes()
 """
 
+from fhooks.testing.contract import check_fit_stream
 from fhooks.testing.resume import assert_resumes, resume_split, roundtrip, same
 from fhooks.testing.strategies import GRID, events, fit_streams, metric_values
 
 __all__ = [
     "GRID",
     "assert_resumes",
+    "check_fit_stream",
     "events",
     "fit_streams",
     "metric_values",

@@ -47,8 +47,14 @@ def resume_split(hook: HookLike, events: Sequence[Event], at: int) -> tuple[Any,
 def same(a: Any, b: Any) -> bool:
     """Value equality where NaN equals NaN and ``Do`` effects compare by label.
 
+    Other values compare with their own ``==`` (a ``Raise`` by its error's type and
+    args), then attrs values field by field, so a NaN inside a state compares equal.
+
+    >>> from fhooks.core import Raise
     >>> same((float("nan"), {"a": [1.0]}), (float("nan"), {"a": [1.0]}))
     True
+    >>> same(Raise(ValueError("x")), Raise(ValueError("x"))), same(Raise(ValueError("x")), Raise(KeyError("x")))
+    (True, False)
     """
     if isinstance(a, float) and isinstance(b, float):
         return a == b or (math.isnan(a) and math.isnan(b))
@@ -58,9 +64,11 @@ def same(a: Any, b: Any) -> bool:
         return type(a) is type(b) and len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
     if isinstance(a, Mapping) and isinstance(b, Mapping):
         return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+    if a == b:  # a type's own equality first: Raise compares its error's type and args
+        return True
     if type(a) is type(b) and attrs.has(type(a)) and not isinstance(a, Event):
         return all(same(getattr(a, f.name), getattr(b, f.name)) for f in attrs.fields(type(a)))
-    return bool(a == b)
+    return False
 
 
 def assert_resumes(hook: HookLike, events: Sequence[Event], at: int) -> None:

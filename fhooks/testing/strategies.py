@@ -4,8 +4,9 @@ Streams follow the trainer's event contract (Lightning's order), and metric
 values come with ties, NaN and infinities, the cases stop rules get wrong:
 
 >>> from hypothesis import given
+>>> import math
 >>> from fhooks.core import fold, on, Stop
->>> stop_on_nan = on("validation_end", lambda e: Stop("nan") if e.metrics["val_loss"] != e.metrics["val_loss"] else None)
+>>> stop_on_nan = on("validation_end", lambda e: Stop("nan") if math.isnan(e.metrics["val_loss"]) else None)
 >>> @given(fit_streams())
 ... def test_stops_only_on_nan(events):
 ...     for stop in fold(stop_on_nan, events)[1]:

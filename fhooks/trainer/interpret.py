@@ -20,6 +20,7 @@ from fhooks.core.effects import (
     Do,
     Effect,
     Log,
+    Print,
     Raise,
     RemoveCheckpoint,
     SaveCheckpoint,
@@ -82,6 +83,12 @@ def _stop(effect: Stop, ctx: Context) -> None:
 @handles(Log)
 def _log(effect: Log, ctx: Context) -> None:
     ctx.trainer.log_metrics(dict(effect.metrics), effect.step)
+
+
+@handles(Print)
+def _print(effect: Print, ctx: Context) -> None:
+    if ctx.trainer.global_rank == 0:
+        print(effect.text, flush=True)
 
 
 @handles(SaveCheckpoint)

@@ -6,7 +6,6 @@ Events are emitted in Lightning's order (see ``docs/events.md``).
 from __future__ import annotations
 
 import contextlib
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -81,6 +80,7 @@ def fit(trainer: Any, module: Any, train_loaders: Any, val_loaders: Any, ckpt_pa
         if not callable(getattr(module, "configure_optimizers", None)):
             raise MisconfigurationError(f"Trainer.fit: {type(module).__name__} has no configure_optimizers method")
         trainer.optimizers, trainer.lr_scheduler_configs = parse_optimizers(module.configure_optimizers())
+        trainer.step_where = f"{type(module).__name__}.training_step"
         if len(trainer.optimizers) != 1:
             raise MisconfigurationError(f"Trainer.fit: configure_optimizers returned {len(trainer.optimizers)} "
                                         "optimizers; automatic optimization steps exactly one")
@@ -94,6 +94,8 @@ def fit(trainer: Any, module: Any, train_loaders: Any, val_loaders: Any, ckpt_pa
         if checkpoint is not None:
             _restore_model_and_hooks(trainer, module, checkpoint)
         d.emit("fit_start", data=info)
+        if trainer.reload_train_dataloader:
+            _reload_train_loader(trainer, module)
         if checkpoint is not None:
             _restore_loops(trainer, checkpoint)
         _sanity_check(trainer, module)
@@ -117,6 +119,13 @@ def fit(trainer: Any, module: Any, train_loaders: Any, val_loaders: Any, ckpt_pa
         raise
 
 
+def _reload_train_loader(trainer: Any, module: Any) -> None:
+    """Fetch the training loader again (after a hook changed the batch size) and recount its batches."""
+    trainer.reload_train_dataloader = False
+    trainer.train_loader = _loaders(module, None, "train_dataloader")[0]
+    trainer.num_training_batches = limited(_length(trainer.train_loader), trainer.limits["fit"])
+
+
 def _sanity_check(trainer: Any, module: Any) -> None:
     steps = trainer.num_sanity_val_steps
     if not steps or not trainer.val_loaders or trainer.fast_dev_run:
@@ -128,17 +137,10 @@ def _sanity_check(trainer: Any, module: Any) -> None:
     trainer.sanity_checking = False
 
 
-def _check_time(trainer: Any) -> None:
-    if trainer.max_time is not None and not trainer.should_stop:
-        if time.monotonic() - trainer.dispatcher.started >= trainer.max_time:
-            trainer.request_stop(f"max_time={trainer.max_time:g}s reached")
-
-
 def _done(trainer: Any) -> bool:
     """Whether fitting is over: max_steps reached, or a stop request that may be honoured now."""
     if trainer.max_steps != -1 and trainer.global_step >= trainer.max_steps:
         return True
-    _check_time(trainer)
     return trainer.should_stop and trainer.can_stop
 
 
@@ -176,6 +178,7 @@ def _train_epoch(trainer: Any, module: Any, skip: int, checkpoint: Any) -> None:
         torch.set_rng_state(checkpoint["rng"]["epoch_start_torch"])
     trainer.epoch_start_rng = torch.get_rng_state()
     total = trainer.num_training_batches
+    on_accelerator = trainer.device.type != "cpu"
     batches = _lookahead(trainer.train_loader)
     for batch_idx, (batch, last) in enumerate(batches):
         if total is not None and batch_idx >= total:
@@ -185,11 +188,12 @@ def _train_epoch(trainer: Any, module: Any, skip: int, checkpoint: Any) -> None:
                 torch.set_rng_state(current)
             continue
         last = last or (total is not None and batch_idx == total - 1)
-        _train_batch(trainer, module, to_device(batch, trainer.device), batch_idx, last, heard)
+        if on_accelerator:
+            batch = to_device(batch, trainer.device)
+        _train_batch(trainer, module, batch, batch_idx, last, heard)
         due = _val_due(trainer, batch_idx, last)
         if due:
             _validate_in_fit(trainer, module)
-        _check_time(trainer)
         if trainer.should_stop and trainer.can_stop:
             if not due and _val_at_epoch_end(trainer):
                 _validate_in_fit(trainer, module)
@@ -208,10 +212,14 @@ def _train_batch(trainer: Any, module: Any, batch: Any, batch_idx: int, last: bo
         trainer.batch_start_rng = torch.get_rng_state()
     if "train_batch_start" in heard:
         d.emit("train_batch_start", data=BatchData(batch), batch_idx=batch_idx)
-    trainer.step_logs = {}
-    with _autocast(trainer):
+    if trainer.step_logs:
+        trainer.step_logs = {}
+    if trainer.precision == "32":
         output = module.training_step(batch, batch_idx)
-    loss, values = split_output(output, f"{type(module).__name__}.training_step")
+    else:
+        with _autocast(trainer):
+            output = module.training_step(batch, batch_idx)
+    loss, values = split_output(output, trainer.step_where)
     outputs: dict[str, Any] = {}
     if loss is not None:
         optimizer = trainer.optimizers[0]
@@ -229,15 +237,23 @@ def _train_batch(trainer: Any, module: Any, batch: Any, batch_idx: int, last: bo
         if last or (batch_idx + 1) % accumulate == 0:
             _optimizer_step(trainer, optimizer, batch_idx, heard)
         trainer.train_means.add(values, batch_size(batch))
-        outputs = {**values, "loss": scaled.detach()}
+        if "train_batch_end" in heard:
+            outputs = {**values, "loss": scaled.detach()}
     if trainer.step_logs:
         values = {**values, **trainer.step_logs}
-        if trainer.log_every_n_steps and trainer.global_step % trainer.log_every_n_steps == 0 and trainer.loggers:
-            trainer.log_metrics(trainer.step_logs)
-        trainer.callback_metrics.update((k, float(v)) for k, v in trainer.step_logs.items())
+        _log_step(trainer)
     trainer.batches_done = batch_idx + 1
     if "train_batch_end" in heard:
         d.emit("train_batch_end", metrics=LazyMetrics(values), data=BatchData(batch, outputs), batch_idx=batch_idx)
+
+
+def _log_step(trainer: Any) -> None:
+    """Values the module logged this step: into callback_metrics, and to the loggers every n steps."""
+    logs = trainer.step_logs
+    every = trainer.log_every_n_steps
+    if every and trainer.global_step % every == 0 and trainer.loggers:
+        trainer.log_metrics(logs)
+    trainer.callback_metrics.update((k, float(v)) for k, v in logs.items())
 
 
 def _optimizer_step(trainer: Any, optimizer: Any, batch_idx: int, heard: frozenset[str]) -> None:
@@ -439,6 +455,7 @@ def build_checkpoint(trainer: Any, weights_only: bool) -> dict[str, Any]:
         "rng": rng,
         "hooks": ckpt.hook_state_entry(d.hook, d.state),
         "callbacks": _callback_states(trainer),
+        "extra_state": dict(trainer.extra_state),
     })
     if trainer.scaler is not None:
         checkpoint["scaler"] = trainer.scaler.state_dict()
@@ -456,6 +473,7 @@ def _restore_model_and_hooks(trainer: Any, module: Any, checkpoint: dict[str, An
     from fhooks.callbacks.base import Callback
 
     module.load_state_dict(checkpoint["state_dict"])
+    trainer.extra_state.update(checkpoint.get("extra_state", {}))
     d = trainer.dispatcher
     d.state = ckpt.restore_hook_state(d.hook, checkpoint.get("hooks"))
     states = checkpoint.get("callbacks", {})

@@ -37,7 +37,7 @@ from fhooks.core.hook import HookLike, check_hook
 from fhooks.errors import InvalidArgument, MisconfigurationError
 from fhooks.trainer import checkpoint as ckpt
 from fhooks.trainer import config as cfg
-from fhooks.trainer import loop
+from fhooks.trainer import defaults, loop
 from fhooks.trainer.dispatch import Dispatcher
 from fhooks.trainer.interpret import Decision, resolve
 from fhooks.trainer.outputs import EpochMeans, as_float
@@ -88,6 +88,7 @@ class Trainer:
         self.max_steps = cfg.check_positive(max_steps, "max_steps", minimum=-1)
         self.min_steps = cfg.check_positive(min_steps, "min_steps", allow_none=True, minimum=0)
         self.max_time = cfg.parse_max_time(max_time)
+        self.callbacks += defaults.default_callbacks(self.callbacks, max_time=self.max_time)
         self.limits = {stage: cfg.check_limit(value, f"limit_{name}_batches") for stage, name, value in (
             ("fit", "train", limit_train_batches), ("validate", "val", limit_val_batches),
             ("test", "test", limit_test_batches), ("predict", "predict", limit_predict_batches))}
@@ -156,6 +157,8 @@ class Trainer:
         self.step_logs: dict[str, Any] = {}
         self.stage = "fit"
         self.handling_exception = False
+        self.extra_state: dict[str, Any] = {}
+        self.reload_train_dataloader = False
         self.batch_start_rng: torch.Tensor | None = None
         self.scaler: Any = None
 

@@ -1,0 +1,1 @@
+"""Hypothesis property tests: laws, purity, resume, and each callback's decision logic."""
