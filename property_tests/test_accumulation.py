@@ -1,4 +1,4 @@
-"""gradient_accumulation_scheduler over generated schedules and fit streams: the factor of every epoch, the resume law."""
+"""gradient_accumulation_scheduler over generated schedules and streams: the factor of every epoch, the resume law."""
 
 from __future__ import annotations
 

@@ -50,7 +50,8 @@ class TestSchedule:
         assert not GradientAccumulationScheduler({0: 1, 3: 1}).going_to_accumulate_grad_batches()
 
     def test_reprs_and_equality(self):
-        assert repr(gradient_accumulation_scheduler({3: 2, 1: 4})) == "gradient_accumulation_scheduler({0: 1, 1: 4, 3: 2})"
+        expected = "gradient_accumulation_scheduler({0: 1, 1: 4, 3: 2})"
+        assert repr(gradient_accumulation_scheduler({3: 2, 1: 4})) == expected
         assert repr(GradientAccumulationScheduler({1: 4})) == "GradientAccumulationScheduler(scheduling={0: 1, 1: 4})"
         assert gradient_accumulation_scheduler({1: 4}) == gradient_accumulation_scheduler({0: 1, 1: 4})
 
@@ -76,7 +77,8 @@ class TestErrors:
         ({"1": 2}, "epochs (the keys of scheduling) must be ints >= 0, got ['1']", InvalidArgument),
         ({1.0: 2}, "epochs (the keys of scheduling) must be ints >= 0, got [1.0]", InvalidArgument),
         ({1: 2.0}, "accumulation factors (the values of scheduling) must be ints >= 1, got [2.0]", InvalidArgument),
-        ({1: 0, 2: 3}, "accumulation factors (the values of scheduling) must be ints >= 1, got [0, 3]", InvalidArgument),
+        ({1: 0, 2: 3}, "accumulation factors (the values of scheduling) must be ints >= 1, got [0, 3]",
+         InvalidArgument),
         ({1: True}, "accumulation factors (the values of scheduling) must be ints >= 1, got [True]", InvalidArgument),
     ])
     def test_messages(self, scheduling, message, error):

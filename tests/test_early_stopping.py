@@ -316,3 +316,36 @@ class TestEarlyStoppingClass:
     def test_state_is_plain_data(self):
         state = EarlyStoppingState(1.5, 2, 3, 1, False, False)
         assert from_data(json.loads(json.dumps(to_data(state)))) == state
+
+
+class TestWithTrainer:
+    def test_restore_best_weights_in_a_real_fit(self, tmp_path):
+        torch = pytest.importorskip("torch")
+        import fhooks
+        import fhooks.trainer.weights  # noqa: F401  (registers the handlers)
+
+        script = [3.0, 1.0, 2.0, 2.0, 2.0]
+
+        class Scripted(torch.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.layer, self.seen = torch.nn.Linear(1, 1), []
+
+            def training_step(self, batch, batch_idx):
+                return (self.layer(batch[0]) - 5).pow(2).mean()
+
+            def validation_step(self, batch, batch_idx):
+                self.seen.append(self.layer.weight.detach().clone())
+                return {"val_loss": torch.tensor(script[len(self.seen) - 1])}
+
+            def configure_optimizers(self):
+                return torch.optim.SGD(self.parameters(), lr=0.1)
+
+        data = [(torch.ones(2, 1),)] * 2
+        es = EarlyStopping("val_loss", patience=2, restore_best_weights=True)
+        trainer = fhooks.Trainer(callbacks=[es], max_epochs=10, num_sanity_val_steps=0, enable_checkpointing=False,
+                                 enable_progress_bar=False, default_root_dir=tmp_path)
+        module = Scripted()
+        trainer.fit(module, data, data[:1])
+        assert (trainer.current_epoch, es.stopped_epoch, es.best_epoch) == (4, 3, 1)
+        assert torch.equal(module.layer.weight, module.seen[1]) and not torch.equal(module.seen[1], module.seen[3])

@@ -103,7 +103,8 @@ class TestCadence:
         assert logs(effects) == expected
 
     def test_log_every_n_steps_gates_step_logging(self):
-        _, effects = run(learning_rate_monitor("step"), Run(optimizers=(SGD,), log_every_n_steps=3), epochs=2, batches=4)
+        info = Run(optimizers=(SGD,), log_every_n_steps=3)
+        _, effects = run(learning_rate_monitor("step"), info, epochs=2, batches=4)
         assert logs(effects) == [(2, ["lr-SGD"]), (5, ["lr-SGD"])]
         _, effects = run(learning_rate_monitor("step"), Run(optimizers=(SGD,), log_every_n_steps=0))
         assert logs(effects) == []
@@ -134,7 +135,8 @@ class TestCadence:
                                               "learning_rate_monitor: warn that momentum is missing"]
         with pytest.warns(RuntimeWarning, match="some optimizers have neither momentum nor betas"):
             effects[1].fn(None)
-        _, effects = fold(learning_rate_monitor(log_momentum=True), [Event("fit_start", data=RunInfo(optimizers=(SGD,)))])
+        only_sgd = [Event("fit_start", data=RunInfo(optimizers=(SGD,)))]
+        _, effects = fold(learning_rate_monitor(log_momentum=True), only_sgd)
         assert len(effects) == 1
         # with schedulers, only the optimizers that have one are checked (as Lightning)
         info = Run(optimizers=(SGD, OptimizerInfo("Plain", ({"lr": 1.0},))), schedulers=(SchedulerInfo(0),))

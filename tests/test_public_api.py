@@ -12,7 +12,7 @@ import fhooks.core
 
 CORE_API = [
     "BatchData", "Do", "EVENT_KINDS", "Effect", "Effects", "Event", "HOOK_NAMES", "Hook", "HookLike", "Log",
-    "Raise", "RemoveCheckpoint", "STAGES", "SaveCheckpoint", "SetAccumulation", "SetLearningRates", "Stop",
+    "Print", "Raise", "RemoveCheckpoint", "STAGES", "SaveCheckpoint", "SetAccumulation", "SetLearningRates", "Stop",
     "after", "all_of", "any_of", "as_effects", "every_n", "fold", "from_data", "frozendict", "lambda_hook",
     "map_effects", "map_event", "merge_stops", "on", "once", "rank_zero", "scan", "sequence", "shape",
     "state_class", "stateful", "to_data", "until", "when",

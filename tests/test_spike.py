@@ -131,8 +131,9 @@ class TestEffects:
     def test_missing_loss(self):
         with pytest.raises(MissingMetric) as info:
             fold(spike_detection(), [Event("train_batch_end", metrics={"acc": 1.0})])
-        assert str(info.value) == ("spike_detection: metric 'loss' is not in the metrics of train_batch_end (have: acc); "
-                                   "training_step must return a loss")
+        assert str(info.value) == (
+            "spike_detection: metric 'loss' is not in the metrics of train_batch_end (have: acc); "
+            "training_step must return a loss")
         assert isinstance(info.value, KeyError)
 
     def test_write_json_handler(self, tmp_path):

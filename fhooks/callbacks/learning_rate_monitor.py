@@ -5,7 +5,8 @@
 >>> cb = LearningRateMonitor(log_momentum=True)
 >>> cb
 LearningRateMonitor(log_momentum=True)
->>> _ = fold(cb, [Event("fit_start", data=RunInfo(optimizers=(OptimizerInfo("SGD", ({"lr": 0.1, "momentum": 0.9},)),)))])
+>>> info = RunInfo(optimizers=(OptimizerInfo("SGD", ({"lr": 0.1, "momentum": 0.9},)),))
+>>> _ = fold(cb, [Event("fit_start", data=info)])
 >>> cb.keys
 ['lr-SGD', 'lr-SGD-momentum']
 """
@@ -40,7 +41,7 @@ class LearningRateMonitor(HookCallback):
 
     @property
     def lr_names(self) -> list[str]:
-        """The learning-rate key of every param group, as decided at the last ``fit_start`` (Lightning's ``lrs`` keys)."""
+        """The learning-rate key of every param group, decided at the last ``fit_start`` (Lightning's ``lrs`` keys)."""
         return list(self.state.names)
 
     @property

@@ -4,7 +4,8 @@
 >>> cb = SpikeDetection(window=2, warmup=0)
 >>> cb
 SpikeDetection(window=2, warmup=0)
->>> _, effects = fold(cb, [Event("train_batch_end", batch_idx=i, metrics={"loss": x}) for i, x in enumerate([1.0, 9.0])])
+>>> events = [Event("train_batch_end", batch_idx=i, metrics={"loss": x}) for i, x in enumerate([1.0, 9.0])]
+>>> _, effects = fold(cb, events)
 >>> cb.bad_batches, cb.last_val, effects[-1].error
 ([0, 1], 1.0, TrainingSpikeException(1))
 """

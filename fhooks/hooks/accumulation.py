@@ -47,16 +47,15 @@ def check_scheduling(scheduling: Any, where: str = _WHERE) -> frozendict:
     >>> check_scheduling({1: 2.0})
     Traceback (most recent call last):
     ...
-    fhooks.errors.InvalidArgument: gradient_accumulation_scheduler: accumulation factors (the values of scheduling) must be ints >= 1, got [2.0]
+    fhooks.errors.InvalidArgument: gradient_accumulation_scheduler: accumulation factors ... must be ints >= 1, got [2.0]
     """
     if not isinstance(scheduling, Mapping) or not scheduling:
         raise InvalidSchedule(f"{where}: scheduling must be a non-empty dict {{epoch: factor}}, got {scheduling!r}")
     if not all(_is_int(k) and k >= 0 for k in scheduling):
         raise InvalidArgument(f"{where}: epochs (the keys of scheduling) must be ints >= 0, got {list(scheduling)}")
     if not all(_is_int(v) and v >= 1 for v in scheduling.values()):
-        raise InvalidArgument(
-            f"{where}: accumulation factors (the values of scheduling) must be ints >= 1, got {list(scheduling.values())}"
-        )
+        values = list(scheduling.values())
+        raise InvalidArgument(f"{where}: accumulation factors (the values of scheduling) must be ints >= 1, got {values}")
     items = dict(scheduling)
     items.setdefault(0, 1)
     return frozendict(sorted(items.items()))

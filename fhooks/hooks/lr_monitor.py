@@ -13,8 +13,10 @@ learning_rate_monitor(logging_interval='epoch')
 >>> state, effects = fold(h, [Event("fit_start", data=info), Event("train_epoch_start")])
 >>> state.names
 ('lr-Adam/pg1', 'lr-Adam/pg2')
->>> effects[0].label, list(effects[1].keys.items())
-('learning_rate_monitor: require a logger', [('lr-Adam/pg1', (0, 0, 'lr', 'get')), ('lr-Adam/pg2', (0, 1, 'lr', 'get'))])
+>>> effects[0].label
+'learning_rate_monitor: require a logger'
+>>> list(effects[1].keys.items())
+[('lr-Adam/pg1', (0, 0, 'lr', 'get')), ('lr-Adam/pg2', (0, 1, 'lr', 'get'))]
 """
 
 from __future__ import annotations
@@ -144,7 +146,9 @@ def require_logger(ctx: Any) -> None:
         logger = getattr(trainer, "logger", None)
         loggers = [] if logger in (None, False) else [logger]
     if not loggers:
-        raise MisconfigurationError(f"{_WHERE}: the Trainer has no logger; give it one (logger=...) or remove the callback")
+        raise MisconfigurationError(
+            f"{_WHERE}: the Trainer has no logger; give it one (logger=...) or remove the callback"
+        )
 
 
 @attrs.frozen(repr=False)

@@ -67,7 +67,10 @@ class WriteJson(Effect):
 
 @state_class
 class SpikeState:
-    """The last accepted loss, the last ``window`` accepted losses (NaN holds a slot, not in the mean), the bad batches."""
+    """The last accepted loss, the last ``window`` accepted losses, the bad batches.
+
+    A NaN in ``window`` holds a slot but is left out of the mean.
+    """
 
     last_val: float = 0.0
     window: tuple[float, ...] = ()

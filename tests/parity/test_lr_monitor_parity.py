@@ -1,4 +1,4 @@
-"""LearningRateMonitor against Lightning 2.5.6: key names over generated optimizers, logged keys and values in a real fit."""
+"""LearningRateMonitor against Lightning 2.5.6: names over generated optimizers; logged keys and values in a real fit."""
 
 from __future__ import annotations
 

@@ -111,7 +111,7 @@ CASES = [
     ("const_name", dict(monitor="val_loss", filename="const", save_top_k=-1), [3.0, 2.0, 1.0]),
     ("no_auto_insert", dict(monitor="val_loss", filename="e{epoch:02d}_{val_loss:.2f}",
                             auto_insert_metric_name=False), [2.0, 1.0]),
-    ("templated_last", dict(save_last=True, save_top_k=0), [1.0, 2.0]),
+    ("last_only_no_monitor", dict(save_last=True, save_top_k=0), [1.0, 2.0]),
 ]
 
 
