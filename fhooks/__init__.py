@@ -50,6 +50,7 @@ from fhooks.core import (
     when,
 )
 from fhooks.core.events import OptimizerInfo, RunInfo
+from fhooks.replay import replay
 
 __version__ = "0.1.0"
 
@@ -97,6 +98,7 @@ __all__ = [
     "on",
     "once",
     "rank_zero",
+    "replay",
     "scan",
     "sequence",
     "shape",

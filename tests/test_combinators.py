@@ -139,7 +139,6 @@ class TestWhen:
         assert repr(when(is_odd, counter)) == "when(is_odd, counter)"
         assert repr(when(ALWAYS, counter)) == "when(<lambda>, counter)"
 
-    @pytest.mark.xfail(strict=True, reason="reported: fn_name keeps the '<locals>' path of nested functions")
     def test_repr_of_a_local_function_is_its_name(self):
         def is_even(event):
             return event.epoch % 2 == 0

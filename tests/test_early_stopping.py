@@ -205,8 +205,9 @@ class TestArguments:
         with pytest.raises(InvalidArgument) as info:
             early_stopping(**kwargs)
         assert str(info.value) == message
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError) as info:
             EarlyStopping(**{"monitor": "val_loss", **kwargs})
+        assert str(info.value) == message.replace("early_stopping:", "EarlyStopping:")
 
     @pytest.mark.parametrize("hook, text", [
         (early_stopping(), "early_stopping('val_loss')"),

@@ -51,7 +51,6 @@ class TestStop:
             Stop(bad)
         assert str(info.value) == f"Stop: reason must be a string or a non-empty tuple of strings, got {bad!r}"
 
-    @pytest.mark.xfail(reason="core bug reported: Stop(3) raises a bare TypeError from tuple(3)", raises=TypeError)
     def test_non_iterable_reason(self):
         with pytest.raises(InvalidArgument, match=r"^Stop: reason must be a string"):
             Stop(3)  # type: ignore[arg-type]

@@ -193,3 +193,40 @@ class TestTimerClass:
         assert t.time_elapsed() == 25.0 and t.time_elapsed("validate") == 0.0
         _, effects = fold(t, run(start=1.0, batch_times=(5.0, 6.0)))
         assert [type(e) for e in effects] == [Stop]
+
+
+class TestWithTrainer:
+    def test_spent_time_survives_a_checkpoint(self, tmp_path, monkeypatch):
+        """Train 1.5 s of a 2 s budget, checkpoint, resume: the run stops after 0.5 s more."""
+        torch = pytest.importorskip("torch")
+        import time
+
+        import fhooks
+
+        now = [0.0]
+        monkeypatch.setattr(time, "monotonic", lambda: now[0])
+
+        class Ticking(torch.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.layer = torch.nn.Linear(1, 1)
+
+            def training_step(self, batch, batch_idx):
+                now[0] += 0.25
+                return self.layer(batch[0]).pow(2).mean()
+
+            def configure_optimizers(self):
+                return torch.optim.SGD(self.parameters(), lr=0.01)
+
+        data = [(torch.ones(2, 1),)] * 3
+        options = dict(enable_checkpointing=False, enable_progress_bar=False, default_root_dir=tmp_path)
+        first_timer = Timer({"seconds": 2})
+        first = fhooks.Trainer(callbacks=[first_timer], max_epochs=2, **options)
+        first.fit(Ticking(), data)
+        assert (first.global_step, first_timer.time_elapsed()) == (6, 1.5)
+        path = first.save_checkpoint(tmp_path / "spent.ckpt")
+        timer = Timer({"seconds": 2})
+        second = fhooks.Trainer(callbacks=[timer], max_epochs=10, **options)
+        second.fit(Ticking(), data, ckpt_path=path)
+        assert (second.global_step, timer.time_elapsed()) == (8, 2.0)
+        assert second.stop_reason == "Time limit reached. Elapsed time is 0:00:02. Signaling Trainer to stop."

@@ -43,7 +43,6 @@ class TestAnyOf:
         assert state == VotesState((None, None), (("a",), ("c",)))
         assert from_data(to_data(state)) == state
 
-    @pytest.mark.xfail(strict=True, reason="reported: any_of's Stop repeats stale votes of children that did not step")
     def test_reasons_are_of_this_event_only(self):
         early = on("validation_end", lambda e: Stop("val"))
         late = on("train_epoch_end", lambda e: Stop("epoch"))

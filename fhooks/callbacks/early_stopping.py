@@ -43,11 +43,15 @@ class EarlyStopping(HookCallback):
                  stopping_threshold: float | None = None, divergence_threshold: float | None = None,
                  check_on_train_epoch_end: bool | None = None, log_rank_zero_only: bool = False,
                  restore_best_weights: bool = False) -> None:
-        self._wrap(early_stopping(
-            monitor, min_delta=min_delta, patience=patience, mode=mode, strict=strict, check_finite=check_finite,
-            stopping_threshold=stopping_threshold, divergence_threshold=divergence_threshold,
-            check_on_train_epoch_end=check_on_train_epoch_end, verbose=verbose,
-            log_rank_zero_only=log_rank_zero_only, restore_best_weights=restore_best_weights))
+        try:
+            hook = early_stopping(
+                monitor, min_delta=min_delta, patience=patience, mode=mode, strict=strict, check_finite=check_finite,
+                stopping_threshold=stopping_threshold, divergence_threshold=divergence_threshold,
+                check_on_train_epoch_end=check_on_train_epoch_end, verbose=verbose,
+                log_rank_zero_only=log_rank_zero_only, restore_best_weights=restore_best_weights)
+        except InvalidArgument as error:
+            raise InvalidArgument(str(error).replace("early_stopping:", "EarlyStopping:", 1)) from None
+        self._wrap(hook)
 
     monitor = property(lambda self: self.hook.monitor, doc="The monitored metric's name.")
     patience = property(lambda self: self.hook.patience, doc="Checks without improvement before stopping.")

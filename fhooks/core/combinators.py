@@ -26,7 +26,8 @@ from fhooks.errors import InvalidArgument
 
 def fn_name(fn: Any) -> str:
     """A short readable name for a user function, for reprs."""
-    return getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
+    name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
+    return name.rpartition("<locals>.")[2]
 
 
 def check_callable(value: Any, where: str, expected: str) -> Callable[..., Any]:

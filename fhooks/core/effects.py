@@ -26,7 +26,7 @@ class Effect:
 
 
 def _reasons(value: str | Iterable[str]) -> tuple[str, ...]:
-    reasons = (value,) if isinstance(value, str) else tuple(value)
+    reasons = (value,) if isinstance(value, str) else tuple(value) if isinstance(value, Iterable) else ()
     if not reasons or not all(isinstance(r, str) for r in reasons):
         raise InvalidArgument(f"Stop: reason must be a string or a non-empty tuple of strings, got {value!r}")
     return reasons

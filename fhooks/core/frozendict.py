@@ -32,6 +32,13 @@ class frozendict(dict):  # noqa: N801 - reads like the builtin it refines
             self._hash = hash(frozenset(self.items()))
             return self._hash
 
+    def __or__(self, other: Any) -> frozendict:
+        return frozendict({**self, **other})
+
+    def copy(self) -> frozendict:
+        """The same mapping: a frozendict needs no copy."""
+        return self
+
     def __reduce__(self) -> tuple[Any, ...]:
         return (frozendict, (dict(self),))
 

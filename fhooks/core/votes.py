@@ -64,9 +64,9 @@ class Votes:
             votes[i] = tuple(r for s in stops for r in s.reasons) if stops else None
             voted = voted or bool(stops)
             passed.extend(e for e in effects if type(e) is not Stop)
-        decided = all(votes) if self.need_all else voted
-        if voted and decided:
-            passed.append(Stop(tuple(r for v in votes if v for r in v)))
+        if voted and (all(votes) if self.need_all else True):
+            standing = votes if self.need_all else [votes[i] for i in positions]
+            passed.append(Stop(tuple(r for v in standing if v for r in v)))
         return VotesState(tuple(inner), tuple(votes)), merge_stops(tuple(passed))
 
     def __repr__(self) -> str:

@@ -1,10 +1,10 @@
 """The library's pure hooks: one constructor per Lightning callback, each returning a hook value.
 
-Imports no torch:
+Imports no torch (checked in a fresh interpreter, since a test run may have loaded it):
 
->>> import sys, fhooks.hooks
->>> "torch" in sys.modules or "fhooks.hooks is pure"
-'fhooks.hooks is pure'
+>>> import subprocess, sys
+>>> subprocess.run([sys.executable, "-c", "import fhooks.hooks, sys; assert 'torch' not in sys.modules"]).returncode
+0
 """
 
 from fhooks.hooks.accumulation import AccumulationState, gradient_accumulation_scheduler

@@ -131,9 +131,9 @@ def _sanity_check(trainer: Any, module: Any) -> None:
     if not steps or not trainer.val_loaders or trainer.fast_dev_run:
         return
     trainer.sanity_checking = True
-    trainer.dispatcher.emit("sanity_check_start")
+    trainer.dispatcher.emit("sanity_check_start", "sanity_check")
     _run_eval(trainer, module, "sanity_check", trainer.val_loaders, None if steps == -1 else steps)
-    trainer.dispatcher.emit("sanity_check_end")
+    trainer.dispatcher.emit("sanity_check_end", "sanity_check")
     trainer.sanity_checking = False
 
 
@@ -244,7 +244,8 @@ def _train_batch(trainer: Any, module: Any, batch: Any, batch_idx: int, last: bo
         _log_step(trainer)
     trainer.batches_done = batch_idx + 1
     if "train_batch_end" in heard:
-        d.emit("train_batch_end", metrics=LazyMetrics(values), data=BatchData(batch, outputs), batch_idx=batch_idx)
+        d.emit("train_batch_end", metrics=LazyMetrics(values, trainer.callback_metrics), data=BatchData(batch, outputs),
+               batch_idx=batch_idx)
 
 
 def _log_step(trainer: Any) -> None:

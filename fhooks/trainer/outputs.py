@@ -58,25 +58,31 @@ def as_float(value: Any) -> float:
 
 
 class LazyMetrics(Mapping):
-    """Read-only metrics whose tensor values become floats only when a hook reads them (no sync otherwise)."""
+    """Read-only metrics: a step's raw values over a snapshot of the latest metrics (``base``).
 
-    __slots__ = ("_raw", "_done")
+    Tensor values become floats only when a hook reads them, so no device sync happens
+    for metrics nobody reads.
+    """
 
-    def __init__(self, raw: Mapping[str, Any]) -> None:
+    __slots__ = ("_raw", "_base", "_done")
+
+    def __init__(self, raw: Mapping[str, Any], base: Mapping[str, float] | None = None) -> None:
         self._raw = raw
+        self._base = dict(base) if base else {}
         self._done: dict[str, float] = {}
 
     def __getitem__(self, key: str) -> float:
         done = self._done
         if key not in done:
-            done[key] = as_float(self._raw[key])
+            done[key] = as_float(self._raw[key]) if key in self._raw else self._base[key]
         return done[key]
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._raw)
+        yield from self._raw
+        yield from (k for k in self._base if k not in self._raw)
 
     def __len__(self) -> int:
-        return len(self._raw)
+        return len(self._raw) + sum(1 for k in self._base if k not in self._raw)
 
     def __repr__(self) -> str:
         return f"LazyMetrics({dict(self)!r})"

@@ -37,7 +37,7 @@ from fhooks.core.hook import HookLike, check_hook
 from fhooks.errors import InvalidArgument, MisconfigurationError
 from fhooks.trainer import checkpoint as ckpt
 from fhooks.trainer import config as cfg
-from fhooks.trainer import defaults, loop
+from fhooks.trainer import checkpoint_links, defaults, loop  # noqa: F401 - checkpoint_links registers its handler
 from fhooks.trainer.dispatch import Dispatcher
 from fhooks.trainer.interpret import Decision, resolve
 from fhooks.trainer.outputs import EpochMeans, as_float
@@ -158,6 +158,7 @@ class Trainer:
         self.stage = "fit"
         self.handling_exception = False
         self.extra_state: dict[str, Any] = {}
+        self.ckpt_path: str | os.PathLike[str] | None = None
         self.reload_train_dataloader = False
         self.batch_start_rng: torch.Tensor | None = None
         self.scaler: Any = None
@@ -234,8 +235,11 @@ class Trainer:
         return target
 
     def remove_checkpoint(self, path: str | os.PathLike[str]) -> None:
-        """Delete a checkpoint file (what ``RemoveCheckpoint`` does); a missing file is not an error."""
-        resolve(os.fspath(path), self.checkpoint_dir).unlink(missing_ok=True)
+        """Delete a checkpoint file (what ``RemoveCheckpoint`` does), never the one this run resumed from."""
+        target = resolve(os.fspath(path), self.checkpoint_dir)
+        if self.ckpt_path is not None and target.resolve() == Path(self.ckpt_path).resolve():
+            return
+        target.unlink(missing_ok=True)
 
     def metrics_for(self, kind: str, given: Mapping[str, float]) -> Mapping[str, float]:
         """The metrics an epoch-end event carries after the module's own hook may have logged more."""
@@ -291,6 +295,7 @@ class Trainer:
         """Train ``model``; resume from ``ckpt_path`` when given. Emits events in Lightning's order."""
         self._reset()
         self._seed()
+        self.ckpt_path = ckpt_path
         with self._attached(model):
             self.dispatcher = Dispatcher(self, self.hook, model)
             loop.fit(self, model, train_dataloaders, val_dataloaders, ckpt_path)
