@@ -370,3 +370,17 @@ class TestArguments:
 
         with pytest.raises(MisconfigurationError, match="NoOpt has no configure_optimizers method"):
             quiet(max_epochs=1).fit(NoOpt(), loader())
+
+
+class TestDefaultCallbacks:
+    def test_a_model_checkpoint_is_added_and_writes_lightnings_default_name(self, tmp_path):
+        trainer = Trainer(max_epochs=2, default_root_dir=tmp_path, enable_progress_bar=False)
+        trainer.fit(Regressor(), loader())
+        assert type(trainer.callbacks[-1]).__name__ == "ModelCheckpoint"
+        assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == ["epoch=1-step=16.ckpt"]
+
+    def test_a_checkpoint_callback_with_checkpointing_off_is_refused(self):
+        from fhooks.callbacks import ModelCheckpoint
+
+        with pytest.raises(MisconfigurationError, match="enable_checkpointing=False but a checkpoint callback"):
+            Trainer(callbacks=[ModelCheckpoint()], enable_checkpointing=False)

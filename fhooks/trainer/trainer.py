@@ -88,7 +88,8 @@ class Trainer:
         self.max_steps = cfg.check_positive(max_steps, "max_steps", minimum=-1)
         self.min_steps = cfg.check_positive(min_steps, "min_steps", allow_none=True, minimum=0)
         self.max_time = cfg.parse_max_time(max_time)
-        self.callbacks += defaults.default_callbacks(self.callbacks, max_time=self.max_time)
+        self.callbacks += defaults.default_callbacks(self.callbacks, max_time=self.max_time,
+                                                     checkpointing=enable_checkpointing)
         self.limits = {stage: cfg.check_limit(value, f"limit_{name}_batches") for stage, name, value in (
             ("fit", "train", limit_train_batches), ("validate", "val", limit_val_batches),
             ("test", "test", limit_test_batches), ("predict", "predict", limit_predict_batches))}
