@@ -384,3 +384,12 @@ class TestDefaultCallbacks:
 
         with pytest.raises(MisconfigurationError, match="enable_checkpointing=False but a checkpoint callback"):
             Trainer(callbacks=[ModelCheckpoint()], enable_checkpointing=False)
+
+
+class TestFastDevRun:
+    @pytest.mark.parametrize(("value", "steps"), [(True, 1), (3, 3)])
+    def test_runs_n_batches_of_each_stage_once(self, value, steps):
+        ends = counter("validation_batch_end")
+        trainer = quiet(fast_dev_run=value, max_epochs=10, callbacks=[ends])
+        trainer.fit(Regressor(), loader(), loader(n=16, batch_size=2))
+        assert (trainer.global_step, trainer.current_epoch, trainer.dispatcher.state) == (steps, 1, steps)

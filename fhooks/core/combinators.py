@@ -93,6 +93,14 @@ def sequence(*hooks: HookLike) -> HookLike:
     ``sequence()`` is the identity and ``sequence(h)`` is ``h``, so
     ``sequence(a, sequence(b, c)) == sequence(sequence(a, b), c)`` exactly.
     Two ``Stop``s on one event merge into one that keeps both reasons.
+
+    >>> from fhooks.core import Event, Stop, fold
+    >>> a = stateful(0, lambda n, e: (n + 1, Stop("a")), name="a")
+    >>> b = stateful(0, lambda n, e: (n + 1, None), name="b")
+    >>> sequence(a, sequence(b, a))
+    sequence(a, b, a)
+    >>> fold(sequence(a, sequence(b, a)), [Event("fit_end")] * 2)  # each position keeps its own state
+    ((2, 2, 2), (Stop('a', 'a'), Stop('a', 'a')))
     """
     flat: list[HookLike] = []
     for i, hook in enumerate(hooks):
@@ -135,6 +143,13 @@ def when(pred: Callable[[Event], bool], hook: HookLike) -> When:
 
     Laws: ``when(lambda e: True, h)`` behaves as ``h``; ``when(p, when(q, h))``
     behaves as ``when(lambda e: p(e) and q(e), h)``.
+
+    >>> from fhooks.core import Event, Log, fold
+    >>> log = on("validation_end", lambda e: Log({"val_loss": e.metrics["val_loss"]}))
+    >>> skip_sanity = when(lambda e: e.stage != "sanity_check", log)
+    >>> fold(skip_sanity, [Event("validation_end", stage="sanity_check", metrics={"val_loss": 9.0}),
+    ...                    Event("validation_end", metrics={"val_loss": 0.5})])[1]
+    (Log({'val_loss': 0.5}),)
     """
     return When(check_callable(pred, "when", "pred"), check_hook(hook, "when"))
 
@@ -226,7 +241,16 @@ class MapEffects:
 
 
 def map_effects(fn: Callable[[Effect], EffectLike], hook: HookLike) -> MapEffects:
-    """Rewrite each effect of ``hook`` with ``fn(effect)``, which returns None, an effect or effects."""
+    """Rewrite each effect of ``hook`` with ``fn(effect)``, which returns None, an effect or effects.
+
+    A dry run: log what a stop rule would do instead of stopping.
+
+    >>> from fhooks.core import Event, Log, Stop, fold
+    >>> stop = on("validation_end", lambda e: Stop("val_loss is NaN"))
+    >>> dry = map_effects(lambda x: Log({"would_stop": 1.0}) if isinstance(x, Stop) else x, stop)
+    >>> fold(dry, [Event("validation_end")])[1]
+    (Log({'would_stop': 1.0}),)
+    """
     return MapEffects(check_callable(fn, "map_effects", "fn"), check_hook(hook, "map_effects"))
 
 
@@ -250,7 +274,14 @@ class MapEvent:
 
 
 def map_event(fn: Callable[[Event], Event], hook: HookLike) -> MapEvent:
-    """Let ``hook`` see ``fn(event)``, e.g. metrics renamed, instead of each event."""
+    """Let ``hook`` see ``fn(event)``, e.g. metrics renamed, instead of each event.
+
+    >>> from fhooks.core import Event, Log, fold
+    >>> log_loss = on("validation_end", lambda e: Log({"loss": e.metrics["loss"]}))
+    >>> renamed = map_event(lambda e: attrs.evolve(e, metrics={"loss": e.metrics["val_loss"]}), log_loss)
+    >>> fold(renamed, [Event("validation_end", metrics={"val_loss": 0.5})])[1]
+    (Log({'loss': 0.5}),)
+    """
     return MapEvent(check_callable(fn, "map_event", "fn"), check_hook(hook, "map_event"))
 
 
@@ -274,5 +305,11 @@ class RankZero:
 
 
 def rank_zero(hook: HookLike) -> RankZero:
-    """Keep ``hook``'s effects only on global rank 0; every rank still updates its state."""
+    """Keep ``hook``'s effects only on global rank 0; every rank still updates its state.
+
+    >>> from fhooks.core import Event, Print, fold
+    >>> hello = rank_zero(on("fit_start", lambda e: Print(f"hello from rank {e.rank}")))
+    >>> [fold(hello, [Event("fit_start", rank=r)])[1] for r in (0, 1)]
+    [(Print(text='hello from rank 0'),), ()]
+    """
     return RankZero(check_hook(hook, "rank_zero"))

@@ -20,7 +20,11 @@ from fhooks.errors import InvalidArgument
 
 
 class Effect:
-    """Base class of every effect; effects are frozen attrs values."""
+    """Base class of every effect; effects are frozen attrs values.
+
+    >>> isinstance(Stop("done"), Effect), isinstance("done", Effect)
+    (True, False)
+    """
 
     __slots__ = ()
 
@@ -37,6 +41,10 @@ class Stop(Effect):
     """Ask the trainer to stop fitting (Lightning's ``trainer.should_stop = True``).
 
     ``Stop(("a", "b"))`` keeps both reasons of two merged stops; ``reason`` joins them.
+
+    >>> stop = Stop(("patience 3 reached", "time is up"))
+    >>> stop, stop.reason
+    (Stop('patience 3 reached', 'time is up'), 'patience 3 reached; time is up')
     """
 
     reasons: tuple[str, ...] = attrs.field(converter=_reasons)
@@ -52,7 +60,11 @@ class Stop(Effect):
 
 @attrs.frozen
 class Log(Effect):
-    """Log metrics to the trainer's loggers, at ``step`` (the global step when None)."""
+    """Log metrics to the trainer's loggers, at ``step`` (the global step when None).
+
+    >>> Log({"val_loss": 0.25}, step=10)
+    Log({'val_loss': 0.25}, step=10)
+    """
 
     metrics: Mapping[str, float] = attrs.field(converter=frozendict)
     step: int | None = None
@@ -64,7 +76,13 @@ class Log(Effect):
 
 @attrs.frozen
 class SaveCheckpoint(Effect):
-    """Write a checkpoint to ``path``, atomically; only the weights if ``weights_only``."""
+    """Write a checkpoint to ``path``, atomically; only the weights if ``weights_only``.
+
+    A relative ``path`` lands in the run's checkpoint directory (``RunInfo.checkpoint_dir``).
+
+    >>> SaveCheckpoint("epoch=3.ckpt")
+    SaveCheckpoint(path='epoch=3.ckpt', weights_only=False)
+    """
 
     path: str
     weights_only: bool = False
@@ -72,14 +90,24 @@ class SaveCheckpoint(Effect):
 
 @attrs.frozen
 class RemoveCheckpoint(Effect):
-    """Delete the checkpoint at ``path`` (one the hook asked to write)."""
+    """Delete the checkpoint at ``path`` (one the hook asked to write).
+
+    >>> RemoveCheckpoint("epoch=1.ckpt")
+    RemoveCheckpoint(path='epoch=1.ckpt')
+    """
 
     path: str
 
 
 @attrs.frozen
 class Raise(Effect):
-    """Raise ``error`` from the trainer, after the effects before it ran."""
+    """Raise ``error`` from the trainer, after the effects before it ran.
+
+    Two ``Raise`` effects are equal when their errors have the same type and args:
+
+    >>> Raise(ValueError("loss is NaN")) == Raise(ValueError("loss is NaN"))
+    True
+    """
 
     error: BaseException = attrs.field(eq=False)
 
@@ -97,6 +125,14 @@ class Do(Effect):
 
     ``context`` has ``trainer``, ``module`` and ``event``. Prefer a named effect:
     tests can see named effects, not what ``fn`` does.
+
+    >>> from types import SimpleNamespace
+    >>> freeze = Do(lambda ctx: ctx.module.requires_grad_(False), label="freeze the model")
+    >>> freeze.label
+    'freeze the model'
+    >>> model = SimpleNamespace(requires_grad_=lambda flag: f"requires_grad={flag}")
+    >>> freeze.fn(SimpleNamespace(trainer=None, module=model, event=None))
+    'requires_grad=False'
     """
 
     fn: Callable[[Any], None]
@@ -105,14 +141,22 @@ class Do(Effect):
 
 @attrs.frozen
 class Print(Effect):
-    """Print ``text`` on the console (global rank 0 only): progress lines a test can see."""
+    """Print ``text`` on the console (global rank 0 only): progress lines a test can see.
+
+    >>> Print("epoch 3: val_loss 0.25")
+    Print(text='epoch 3: val_loss 0.25')
+    """
 
     text: str
 
 
 @attrs.frozen
 class SetLearningRates(Effect):
-    """Set the learning rate of each param group of optimizer ``optimizer_idx``."""
+    """Set the learning rate of each param group of optimizer ``optimizer_idx``.
+
+    >>> SetLearningRates([0.1, 0.01])
+    SetLearningRates(lrs=(0.1, 0.01), optimizer_idx=0)
+    """
 
     lrs: tuple[float, ...] = attrs.field(converter=tuple)
     optimizer_idx: int = 0
@@ -120,7 +164,11 @@ class SetLearningRates(Effect):
 
 @attrs.frozen
 class SetAccumulation(Effect):
-    """Accumulate gradients over ``factor`` batches from now on."""
+    """Accumulate gradients over ``factor`` batches from now on.
+
+    >>> SetAccumulation(4)
+    SetAccumulation(factor=4)
+    """
 
     factor: int
 
@@ -150,7 +198,11 @@ def as_effects(value: EffectLike, where: str = "hook") -> Effects:
 
 
 def merge_stops(effects: Effects) -> Effects:
-    """Merge several :class:`Stop` effects into one, at the first one's place, keeping every reason."""
+    """Merge several :class:`Stop` effects into one, at the first one's place, keeping every reason.
+
+    >>> merge_stops((Log({"x": 1.0}), Stop("a"), Stop("b")))
+    (Log({'x': 1.0}), Stop('a', 'b'))
+    """
     stops = [e for e in effects if type(e) is Stop]
     if len(stops) < 2:
         return effects

@@ -107,6 +107,14 @@ class Event:
         metrics: read-only metric values (Lightning's ``callback_metrics``).
         data: kind-specific payload: a :class:`BatchData`, the exception, the loss...
         rank: global rank of the process that saw the event.
+
+    Events compare as values (``data`` by identity; NaN metrics equal NaN):
+
+    >>> e = Event("train_batch_end", epoch=1, step=12, batch_idx=3, metrics={"loss": 0.5})
+    >>> e
+    Event('train_batch_end', epoch=1, step=12, batch_idx=3, metrics={'loss': 0.5})
+    >>> e.metrics["loss"], e == Event("train_batch_end", epoch=1, step=12, batch_idx=3, metrics={"loss": 0.5})
+    (0.5, True)
     """
 
     kind: str = attrs.field(validator=_check_kind_field)
@@ -182,12 +190,29 @@ class OptimizerInfo:
 
 
 @attrs.frozen
+class SchedulerInfo:
+    """What a hook may know of a learning-rate scheduler: its optimizer's index, interval and name.
+
+    >>> SchedulerInfo(0, "step").interval
+    'step'
+    """
+
+    optimizer_idx: int
+    interval: str = "epoch"
+    name: str | None = None
+
+
+@attrs.frozen
 class RunInfo:
     """The run's configuration, sent as ``data`` of ``setup`` and ``fit_start``.
 
     Hooks whose decisions depend on how the trainer is set up (where validation
     runs, how many batches an epoch has) read it there and keep what they need
     in their state. ``None`` means unknown or unlimited.
+
+    >>> info = RunInfo(max_epochs=10, num_training_batches=50)
+    >>> info.max_epochs * info.num_training_batches, info.max_steps is None
+    (500, True)
     """
 
     max_epochs: int | None = None
@@ -203,3 +228,5 @@ class RunInfo:
     world_size: int = 1
     checkpoint_dir: str = "checkpoints"
     optimizers: tuple[OptimizerInfo, ...] = ()
+    schedulers: tuple[SchedulerInfo, ...] = ()
+    log_every_n_steps: int = 50

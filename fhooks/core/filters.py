@@ -70,6 +70,15 @@ def every_n(n: int, hook: HookLike, *, kind: str | None = None) -> EveryN:
 
     Law: ``every_n(1, h)`` behaves as ``h``.
 
+    >>> from fhooks.core import Event, Log, fold, on
+    >>> log = on("train_batch_end", lambda e: Log({"step": e.step}))
+    >>> fold(every_n(2, log), [Event("train_batch_end", step=i) for i in range(1, 6)])[1]
+    (Log({'step': 2}), Log({'step': 4}))
+    >>> every_n(0, log)
+    Traceback (most recent call last):
+    ...
+    fhooks.errors.InvalidArgument: every_n: n=0 must be a positive int
+
     Raises:
         InvalidArgument: ``n`` is not a positive int, or ``hook`` never hears ``kind``.
     """
@@ -106,7 +115,13 @@ class After:
 
 
 def after(k: int, hook: HookLike) -> After:
-    """Skip the first ``k`` events ``hook`` hears; let it see the rest. ``after(0, h)`` behaves as ``h``."""
+    """Skip the first ``k`` events ``hook`` hears; let it see the rest. ``after(0, h)`` behaves as ``h``.
+
+    >>> from fhooks.core import Event, Log, fold, on
+    >>> log = on("train_epoch_end", lambda e: Log({"epoch": e.epoch}))
+    >>> fold(after(2, log), [Event("train_epoch_end", epoch=i) for i in range(4)])[1]
+    (Log({'epoch': 2}), Log({'epoch': 3}))
+    """
     if isinstance(k, bool) or not isinstance(k, int) or k < 0:
         raise InvalidArgument(f"after: k={k!r} must be an int >= 0")
     return After(k, check_hook(hook, "after"))
@@ -134,7 +149,13 @@ class Once:
 
 
 def once(hook: HookLike) -> Once:
-    """Let ``hook`` see only the first event it hears."""
+    """Let ``hook`` see only the first event it hears.
+
+    >>> from fhooks.core import Event, Log, fold, on
+    >>> log = on("train_epoch_end", lambda e: Log({"epoch": e.epoch}))
+    >>> fold(once(log), [Event("train_epoch_end", epoch=i) for i in range(4)])[1]
+    (Log({'epoch': 0}),)
+    """
     return Once(check_hook(hook, "once"))
 
 
@@ -161,5 +182,11 @@ class Until:
 
 
 def until(pred: Callable[[Event], bool], hook: HookLike) -> Until:
-    """Let ``hook`` see events until ``pred(event)`` first holds; from that event on, none."""
+    """Let ``hook`` see events until ``pred(event)`` first holds; from that event on, none.
+
+    >>> from fhooks.core import Event, Log, fold, on
+    >>> log = on("train_epoch_end", lambda e: Log({"epoch": e.epoch}))
+    >>> fold(until(lambda e: e.epoch == 2, log), [Event("train_epoch_end", epoch=i) for i in range(4)])[1]
+    (Log({'epoch': 0}), Log({'epoch': 1}))
+    """
     return Until(check_callable(pred, "until", "pred"), check_hook(hook, "until"))

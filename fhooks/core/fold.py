@@ -27,6 +27,15 @@ def fold(hook: HookLike, events: Iterable[Event], state: Any = _UNSET) -> tuple[
 
     Returns the final state and every effect, in order. Law (resume): folding
     ``a + b`` equals folding ``b`` from the state folding ``a`` ended in.
+
+    >>> from fhooks.core import Event, Stop, stateful
+    >>> epochs = stateful(0, lambda n, e: (n + 1, Stop("3 epochs") if n + 1 == 3 else None), kinds="train_epoch_end")
+    >>> stream = [Event("train_epoch_end", epoch=i) for i in range(4)]
+    >>> fold(epochs, stream)
+    (4, (Stop('3 epochs'),))
+    >>> state, _ = fold(epochs, stream[:2])  # resume from the state after two events
+    >>> fold(epochs, stream[2:], state)
+    (4, (Stop('3 epochs'),))
     """
     check_hook(hook, "fold")
     state = hook.init if state is _UNSET else state
@@ -42,7 +51,13 @@ def fold(hook: HookLike, events: Iterable[Event], state: Any = _UNSET) -> tuple[
 
 
 def scan(hook: HookLike, events: Iterable[Event], state: Any = _UNSET) -> Iterator[tuple[Any, Effects]]:
-    """Yield ``(state, effects)`` after each event of ``events``, from ``state`` (default ``hook.init``)."""
+    """Yield ``(state, effects)`` after each event of ``events``, from ``state`` (default ``hook.init``).
+
+    >>> from fhooks.core import Event, Stop, stateful
+    >>> epochs = stateful(0, lambda n, e: (n + 1, Stop("3 epochs") if n + 1 == 3 else None), kinds="train_epoch_end")
+    >>> list(scan(epochs, [Event("train_epoch_end", epoch=i) for i in range(4)]))
+    [(1, ()), (2, ()), (3, (Stop('3 epochs'),)), (4, ())]
+    """
     check_hook(hook, "scan")
     state = hook.init if state is _UNSET else state
     step, kinds = hook.step, hook.kinds

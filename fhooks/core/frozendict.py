@@ -15,7 +15,14 @@ from typing import Any, NoReturn
 
 
 class frozendict(dict):  # noqa: N801 - reads like the builtin it refines
-    """A ``dict`` that refuses mutation, so it can sit inside frozen state."""
+    """A ``dict`` that refuses mutation, so it can sit inside frozen state.
+
+    >>> best = frozendict(val_loss=0.5)
+    >>> best | {"val_acc": 0.9}
+    frozendict({'val_loss': 0.5, 'val_acc': 0.9})
+    >>> hash(best) == hash(frozendict(val_loss=0.5))
+    True
+    """
 
     __slots__ = ("_hash",)
 

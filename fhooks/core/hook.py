@@ -27,7 +27,12 @@ Step = Callable[[S, Event], "tuple[S, Effects]"]
 
 @runtime_checkable
 class HookLike(Protocol[S]):
-    """What every hook has: library hooks, combinators and ``Callback`` instances alike."""
+    """What every hook has: library hooks, combinators and ``Callback`` instances alike.
+
+    >>> from fhooks.core import every_n, on
+    >>> isinstance(every_n(2, on("fit_end", print)), HookLike), isinstance(print, HookLike)
+    (True, False)
+    """
 
     @property
     def init(self) -> S: ...
@@ -49,7 +54,17 @@ def _callable(_: Any, attribute: attrs.Attribute, value: Any) -> None:
 
 @attrs.frozen(repr=False)
 class Hook(Generic[S]):
-    """A hook made of plain parts: ``init``, ``step`` and the ``kinds`` it hears (None: all)."""
+    """A hook made of plain parts: ``init``, ``step`` and the ``kinds`` it hears (None: all).
+
+    >>> from fhooks.core import Event, Stop, fold
+    >>> def count(n, event):
+    ...     return n + 1, (Stop("3 epochs"),) if n + 1 == 3 else ()
+    >>> epochs = Hook(init=0, step=count, kinds={"train_epoch_end"}, name="count_epochs")
+    >>> epochs
+    count_epochs
+    >>> fold(epochs, [Event("train_epoch_end", epoch=i) for i in range(4)])
+    (4, (Stop('3 epochs'),))
+    """
 
     init: S
     step: Step = attrs.field(validator=_callable)

@@ -65,6 +65,14 @@ def lambda_hook(**fns: Callable[[Event], EffectLike]) -> LambdaHook:
 
     Each ``fn(event)`` returns None, an effect or an iterable of effects.
 
+    >>> from fhooks.core import Event, Log, Stop, fold
+    >>> h = lambda_hook(on_train_epoch_end=lambda e: Log({"epoch": e.epoch}),
+    ...                 on_fit_end=lambda e: [Log({"done": 1.0}), Stop("finished")])
+    >>> sorted(h.kinds)
+    ['fit_end', 'train_epoch_end']
+    >>> fold(h, [Event("train_epoch_end", epoch=0), Event("fit_end")])[1]
+    (Log({'epoch': 0}), Log({'done': 1.0}), Stop('finished'))
+
     Raises:
         TypeError: a keyword that is not a Lightning hook name.
         InvalidArgument: a value that is not callable.

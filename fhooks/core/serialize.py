@@ -43,7 +43,14 @@ def _name(cls: type) -> str:
 
 
 def to_data(value: Any) -> Any:
-    """Encode a state as JSON-compatible plain data (dicts, lists, str, numbers, None)."""
+    """Encode a state as JSON-compatible plain data (dicts, lists, str, numbers, None).
+
+    >>> import json
+    >>> to_data((0, frozendict(best=0.25)))
+    {'__tuple__': [0, {'best': 0.25}]}
+    >>> json.dumps(to_data((1.5, "min")))
+    '{"__tuple__": [1.5, "min"]}'
+    """
     if isinstance(value, _SCALARS):
         return value
     if isinstance(value, tuple):
@@ -63,7 +70,15 @@ def to_data(value: Any) -> Any:
 
 
 def from_data(data: Any) -> Any:
-    """Decode what :func:`to_data` made; lists come back as tuples, mappings as frozendicts."""
+    """Decode what :func:`to_data` made; lists come back as tuples, mappings as frozendicts.
+
+    Law: ``from_data(to_data(state)) == state`` for every hook state.
+
+    >>> from_data({"__tuple__": [0, {"best": 0.25}]})
+    (0, frozendict({'best': 0.25}))
+    >>> from_data([1, [2, 3]])
+    (1, (2, 3))
+    """
     if isinstance(data, _SCALARS):
         return data
     if isinstance(data, (list, tuple)):

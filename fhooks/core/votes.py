@@ -81,7 +81,14 @@ def _votes(hooks: tuple[HookLike, ...], need_all: bool) -> Votes:
 
 
 def any_of(*hooks: HookLike) -> Votes:
-    """Stop as soon as any of ``hooks`` asks to; their other effects pass through."""
+    """Stop as soon as any of ``hooks`` asks to; their other effects pass through.
+
+    >>> from fhooks.core import Event, fold, on
+    >>> too_slow = on("validation_end", lambda e: Stop("too slow") if e.time > 60 else None)
+    >>> good_enough = on("validation_end", lambda e: Stop("good enough") if e.metrics["val_acc"] > 0.9 else None)
+    >>> fold(any_of(too_slow, good_enough), [Event("validation_end", time=70.0, metrics={"val_acc": 0.95})])[1]
+    (Stop('too slow', 'good enough'),)
+    """
     return _votes(hooks, need_all=False)
 
 
@@ -90,5 +97,12 @@ def all_of(*hooks: HookLike) -> Votes:
 
     A child's vote is what it said the last time it stepped: a ``Stop`` sets it,
     a step without one clears it. Other effects pass through.
+
+    >>> from fhooks.core import Event, on, scan
+    >>> plateau = on("validation_end", lambda e: Stop("plateau") if e.metrics["val_loss"] > 0.4 else None)
+    >>> late = on("validation_end", lambda e: Stop("epoch >= 2") if e.epoch >= 2 else None)
+    >>> stream = [Event("validation_end", epoch=i, metrics={"val_loss": v}) for i, v in enumerate([0.5, 0.3, 0.5])]
+    >>> [effects for _, effects in scan(all_of(plateau, late), stream)]
+    [(), (), (Stop('plateau', 'epoch >= 2'),)]
     """
     return _votes(hooks, need_all=True)

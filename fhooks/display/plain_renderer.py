@@ -72,3 +72,56 @@ class PlainBar:
 
     def close(self) -> None:
         """Nothing to clear: lines stay."""
+
+
+class Renderer:
+    """The part every renderer shares: updates coalesced to one redraw per ``mininterval`` seconds.
+
+    ``start`` and ``close`` always draw (after any update held back); an ``update``
+    that comes sooner than ``mininterval`` after the last redraw waits for the next one.
+    Subclasses implement :meth:`apply`.
+    """
+
+    def __init__(self, style: Any, mininterval: float) -> None:
+        self.style = style
+        self.mininterval = mininterval
+        self.last_draw = -math.inf
+        self.pending: dict[str, tuple[Any, Any]] = {}
+
+    def draw(self, effect: Any, ctx: Any) -> None:
+        """Carry out one :class:`~fhooks.hooks.progress.Render`."""
+        if effect.action == "update":
+            now = time.monotonic()
+            if now - self.last_draw < self.mininterval:
+                self.pending[effect.bar] = (effect, ctx)
+                return
+            self.last_draw = now
+            if self.pending:
+                self.pending.pop(effect.bar, None)
+            self.apply(effect, ctx)
+            return
+        if self.pending:
+            held, self.pending = self.pending, {}
+            for bar, (update, update_ctx) in held.items():
+                if bar != effect.bar:
+                    self.apply(update, update_ctx)
+        self.apply(effect, ctx)
+
+    def apply(self, effect: Any, ctx: Any) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+def postfix(effect: Any, ctx: Any) -> dict[str, Any]:
+    """What the train bar shows after its counts: the source's ``get_metrics`` (or ``v_num`` and the
+    effect's metrics), then the step's own values."""
+    from fhooks.callbacks.progress import standard_metrics
+
+    source = effect.source
+    if source is not None:
+        shown = dict(source.get_metrics(ctx.trainer, ctx.module))
+    else:
+        shown = {**standard_metrics(ctx.trainer), **effect.metrics}
+    step = effect.step_metrics
+    for key in step:
+        shown[key] = step[key]
+    return shown

@@ -28,7 +28,7 @@ from typing import Any
 import attrs
 
 from fhooks.core.effects import NO_EFFECTS, Do, Effect, Effects, Raise
-from fhooks.core.events import Event
+from fhooks.core.events import Event, SchedulerInfo
 from fhooks.core.frozendict import EMPTY, frozendict
 from fhooks.core.serialize import state_class
 from fhooks.errors import InvalidArgument, MisconfigurationError
@@ -38,15 +38,6 @@ INTERVALS = (None, "step", "epoch")
 #: What a key reads: (optimizer index, param group index, hyperparameter, how); how is "get" (group[name])
 #: or "momentum" (betas[0] if the optimizer has betas, else the group's momentum or 0).
 KeySource = tuple[int, int, str, str]
-
-
-@attrs.frozen
-class SchedulerInfo:
-    """What the hook needs of one of Lightning's ``lr_scheduler_configs``: its optimizer, interval and name."""
-
-    optimizer_idx: int
-    interval: str = "epoch"
-    name: str | None = None
 
 
 @attrs.frozen

@@ -31,13 +31,14 @@ from typing import Any
 import torch
 
 from fhooks.core.combinators import sequence
-from fhooks.core.events import OptimizerInfo, RunInfo
+from fhooks.core.events import OptimizerInfo, RunInfo, SchedulerInfo
 from fhooks.core.frozendict import frozendict
 from fhooks.core.hook import HookLike, check_hook
 from fhooks.errors import InvalidArgument, MisconfigurationError
 from fhooks.trainer import checkpoint as ckpt
 from fhooks.trainer import config as cfg
-from fhooks.trainer import checkpoint_links, defaults, loop  # noqa: F401 - checkpoint_links registers its handler
+from fhooks.trainer import defaults, loop
+from fhooks.trainer import checkpoint_links, files, optim_values, weights  # noqa: F401 - they register effect handlers
 from fhooks.trainer.dispatch import Dispatcher
 from fhooks.trainer.interpret import Decision, resolve
 from fhooks.trainer.outputs import EpochMeans, as_float
@@ -113,12 +114,21 @@ class Trainer:
         if self.precision == "16-mixed" and self.device.type != "cuda":
             raise InvalidArgument("Trainer: precision='16-mixed' needs a CUDA device; use precision='bf16-mixed' on CPU")
         self.seed = seed
-        self.fast_dev_run = fast_dev_run
+        self.fast_dev_run = bool(fast_dev_run)
+        if fast_dev_run:
+            self._fast_dev_run(cfg.check_positive(int(fast_dev_run), "fast_dev_run"))
         self.global_rank = 0
         self.world_size = 1
         self._reset()
 
     # -- construction helpers -------------------------------------------------------------------
+    def _fast_dev_run(self, batches: int) -> None:
+        """Lightning's smoke-test mode: ``batches`` batches of every stage, one epoch, no sanity check, no loggers."""
+        self.limits = dict.fromkeys(self.limits, batches)
+        self.max_epochs, self.max_steps, self.num_sanity_val_steps = 1, batches, 0
+        self.val_check_interval, self.check_val_every_n_epoch = 1.0, 1
+        self.loggers = []
+
     @staticmethod
     def _check_callbacks(callbacks: Any) -> list[HookLike]:
         if callbacks is None:
@@ -212,7 +222,14 @@ class Trainer:
             num_val_batches=num_val_batches, val_check_interval=self.val_check_interval,
             check_val_every_n_epoch=self.check_val_every_n_epoch,
             accumulate_grad_batches=self.accumulate_grad_batches, fast_dev_run=self.fast_dev_run,
-            world_size=self.world_size, checkpoint_dir=str(self.checkpoint_dir), optimizers=optimizers)
+            world_size=self.world_size, checkpoint_dir=str(self.checkpoint_dir), optimizers=optimizers,
+            schedulers=tuple(self._scheduler_info(c) for c in self.lr_scheduler_configs),
+            log_every_n_steps=self.log_every_n_steps)
+
+    def _scheduler_info(self, config: Any) -> SchedulerInfo:
+        optimizer = getattr(config.scheduler, "optimizer", None)
+        index = next((i for i, o in enumerate(self.optimizers) if o is optimizer), 0)
+        return SchedulerInfo(index, config.interval, config.name)
 
     # -- effect targets ---------------------------------------------------------------------------
     def request_stop(self, reason: str) -> None:
