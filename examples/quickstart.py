@@ -83,7 +83,7 @@ def main() -> None:
     torch.manual_seed(0)
     train, val, test = digits()
     checkpoint_dir = Path(tempfile.mkdtemp(prefix="fhooks-quickstart-"))
-    trainer = Trainer(callbacks=[hooks(checkpoint_dir)], max_epochs=40, seed=0, enable_checkpointing=False,
+    trainer = Trainer(callbacks=[hooks(checkpoint_dir)], max_epochs=40, seed=0,
                       enable_progress_bar=False, default_root_dir=checkpoint_dir)
     model = DigitClassifier()
     trainer.fit(model, DataLoader(train, batch_size=32, shuffle=True), DataLoader(val, batch_size=256))

@@ -113,7 +113,8 @@ class Event:
     >>> e = Event("train_batch_end", epoch=1, step=12, batch_idx=3, metrics={"loss": 0.5})
     >>> e
     Event('train_batch_end', epoch=1, step=12, batch_idx=3, metrics={'loss': 0.5})
-    >>> e.metrics["loss"], e == Event("train_batch_end", epoch=1, step=12, batch_idx=3, metrics={"loss": 0.5})
+    >>> e.metrics["loss"], e == Event("train_batch_end", epoch=1, step=12, batch_idx=3,
+    ...                                metrics={"loss": 0.5})
     (0.5, True)
     """
 

@@ -57,7 +57,9 @@ def renderer_for(trainer: Any, style: Any) -> Any:
 def _render(effect: Render, ctx: Context) -> None:
     trainer = ctx.trainer
     if getattr(trainer, "global_rank", 0) == 0:
-        renderer_for(trainer, effect.style).draw(effect, ctx)
+        table = getattr(trainer, _ATTR, None)  # renderer_for, inlined: this runs once per rendered batch
+        renderer = table.get(effect.style) if table else None
+        (renderer or renderer_for(trainer, effect.style)).draw(effect, ctx)
 
 
 __all__ = ["min_interval", "renderer_for", "renderers"]

@@ -47,6 +47,7 @@ class PlainBar:
         self.interval = plain_interval() if interval is None else interval
         self.started = time.monotonic()
         self.last_line = -math.inf
+        self.last_text: tuple[Any, ...] = ()
         self.reset(total, description)
 
     def reset(self, total: int | None, description: str) -> None:
@@ -61,6 +62,12 @@ class PlainBar:
         text = f"{self.description}: {count}/{total} [{_clock(time.monotonic() - self.started)}]"
         return f"{text} {shown}" if shown else text
 
+    def _print(self, count: int, postfix: Mapping[str, Any]) -> None:
+        same = (self.description, count, self.total, tuple(postfix.items()))
+        if same != self.last_text:  # a stage end right after an update at the same count says nothing new
+            self.last_text = same
+            print(self.line(count, postfix), file=sys.stdout, flush=True)
+
     def update(self, count: int, total: int | None, description: str, postfix: Mapping[str, Any],
                final: bool = False) -> None:
         """Print a line now if ``final`` or if ``interval`` seconds passed since the last one."""
@@ -68,7 +75,7 @@ class PlainBar:
         now = time.monotonic()
         if final or now - self.last_line >= self.interval:
             self.last_line = now
-            print(self.line(count, postfix), file=sys.stdout, flush=True)
+            self._print(count, postfix)
 
     def close(self) -> None:
         """Nothing to clear: lines stay."""

@@ -4,9 +4,9 @@
 >>> net = torch.nn.Sequential(torch.nn.Linear(32, 2))
 >>> print(format_summary(summarize(net)))
   | Name | Type   | Params | Mode
----------------------------------
+----------------------------------
 0 | 0    | Linear | 66     | train
----------------------------------
+----------------------------------
 66        Trainable params
 0         Non-trainable params
 66        Total params
@@ -195,11 +195,11 @@ def rich_summary(summary: Summary, header_style: str = "bold magenta") -> tuple[
         table.add_column(head, justify="right" if head in (" ", "Params") else "left")
     for i in range(len(summary.rows)):
         table.add_row(*(values[i] for _, values in columns))
-    grid = Table.grid(expand=True)
-    grid.add_column()
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(style="bold")
     grid.add_column()
     for value, label in totals(summary):
-        grid.add_row(f"[bold]{label}[/]: {value}")
+        grid.add_row(f"{label}:", value)
     return table, grid
 
 
@@ -209,10 +209,12 @@ def _render_summary(effect: RenderSummary, ctx: Context) -> None:
         return
     summary = summarize(ctx.module, effect.max_depth, getattr(ctx.trainer, "precision", "32"))
     if effect.style == "rich":
-        from fhooks.display.rich_renderer import console_for, require_rich
+        from fhooks.callbacks.progress import require_rich
 
         require_rich("RichModelSummary")
-        console = console_for(ctx.trainer, None)
+        from fhooks.display.rich_renderer import console_for
+
+        console = console_for(ctx.trainer)
         for renderable in rich_summary(summary, **dict(effect.options)):
             console.print(renderable)
     else:

@@ -45,8 +45,8 @@ class TqdmBar:
                        file=sys.stdout, smoothing=0, bar_format=BAR_FORMAT)
 
     def reset(self, total: int | None, description: str) -> None:
+        self.bar.set_description(description, refresh=False)
         self.bar.reset(total=total)
-        self.bar.set_description(description, refresh=True)
 
     def update(self, count: int, total: int | None, description: str, postfix: Mapping[str, Any],
                final: bool = False) -> None:

@@ -59,8 +59,8 @@ def smooth(avg: float, loss: float, step: int, beta: float = BETA) -> tuple[floa
 
     As Lightning: the bias correction divides by ``1 - beta ** (step + 1)``.
 
-    >>> smooth(0.0, 1.0, 1)
-    (0.020000000000000018, 0.5050505050505054)
+    >>> [round(x, 4) for x in smooth(0.0, 1.0, 1)]
+    [0.02, 0.5051]
     """
     avg = beta * avg + (1 - beta) * loss
     return avg, avg / (1 - beta ** (step + 1))
@@ -258,10 +258,6 @@ class LRFinderResult:
             ImportError: matplotlib is not installed.
         """
         try:
-            import matplotlib
-
-            if ax is None and not show:
-                matplotlib.use("Agg")
             import matplotlib.pyplot as plt
         except ImportError as exc:
             raise ImportError("LRFinderResult.plot: needs matplotlib, which is not installed; "

@@ -102,10 +102,26 @@ class Prune(Effect):
 
 
 @attrs.frozen
-class KeepOriginals(Effect):
-    """Keep a copy of the current values of ``parameters`` (the lottery-ticket starting point)."""
+class SelectPruned(Effect):
+    """Check and remember the ``(module path, parameter name)`` pairs to prune; keep their values if ``keep_originals``.
+
+    Empty ``parameters``: every ``parameter_names`` parameter of every non-container module.
+    Later pruning effects with empty ``parameters`` act on this selection.
+    """
 
     parameters: tuple[tuple[str, str], ...] = attrs.field(converter=_pairs)
+    parameter_names: tuple[str, ...] = ("weight", "bias")
+    keep_originals: bool = False
+
+
+@attrs.frozen
+class RestorePruning(Effect):
+    """After a resume: put back the pruning masks and unpruned originals a checkpoint kept."""
+
+
+@attrs.frozen
+class FoldPrunedCheckpoint(Effect):
+    """In the checkpoint being written: plain ``X = X_orig * X_mask`` weights; masks and originals in ``extra_state``."""
 
 
 @attrs.frozen
@@ -138,10 +154,14 @@ class ReportSparsity(Effect):
 # -- stochastic weight averaging -----------------------------------------------------------------------
 @attrs.frozen
 class UpdateAverage(Effect):
-    """Fold the module's current parameters into the running average (``avg_fn``: torch's signature)."""
+    """Fold the module's parameters into the average of ``n_averaged`` snapshots kept on ``device``.
+
+    ``avg_fn(averaged, current, n_averaged)`` as torch's ``AveragedModel``; None: the running mean.
+    """
 
     avg_fn: Callable[..., Any] | None = None
     device: str | None = None
+    n_averaged: int = 0
 
 
 @attrs.frozen

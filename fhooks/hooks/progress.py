@@ -34,11 +34,15 @@ BARS: tuple[str, ...] = ("sanity", "train", "validation", "test", "predict")
 ACTIONS: tuple[str, ...] = ("start", "update", "close")
 _EVAL_BAR = {"validation": "validation", "test": "test", "predict": "predict"}
 _EVAL_TEXT = {"sanity": "Sanity Checking", "validation": "Validation", "test": "Testing", "predict": "Predicting"}
+_KINDS = frozenset({
+    "setup", "fit_start", "train_epoch_start", "train_batch_end", "train_epoch_end", "train_end",
+    *(f"{loop}_{part}" for loop in ("validation", "test", "predict") for part in ("start", "batch_end", "end")),
+})
 _STAGE_BAR = {"validate": "validation", "test": "test", "predict": "predict"}
 _STAGE_TOTAL = {"validate": "num_val_batches", "test": "num_test_batches", "predict": "num_predict_batches"}
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class TqdmStyle:
     """How the tqdm renderer draws: bars ``2 * process_position`` lines down; ``leave`` keeps each epoch's bar."""
 
@@ -46,7 +50,7 @@ class TqdmStyle:
     leave: bool = False
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class RichStyle:
     """How the rich renderer draws: ``leave`` keeps each epoch's bar; ``theme`` styles; ``Console(**console_kwargs)``."""
 
@@ -84,8 +88,9 @@ step_metrics=frozendict({}), style=TqdmStyle(process_position=0, leave=False))
 class ProgressState:
     """What a progress hook remembers: the train and evaluation counts, the plan, the metrics to show.
 
-    ``plan`` maps each bar to its total (None: unknown) plus ``max_epochs``/``max_steps``;
-    ``metrics`` are the latest epoch-level values (``callback_metrics``).
+    ``plan`` maps each bar to its total (None: unknown) plus ``max_epochs``/``max_steps``, and
+    the current epoch's train total and description (``now``, ``text``); ``metrics`` are the
+    latest epoch-level values (``callback_metrics``).
     """
 
     train: int = 0
@@ -105,11 +110,15 @@ class ProgressHook:
 
     refresh_rate: int = 1
     style: Any = TqdmStyle()
-    kinds: frozenset[str] = frozenset({
-        "setup", "fit_start", "train_epoch_start", "train_batch_end", "train_epoch_end", "train_end", "exception",
-        *(f"{loop}_{part}" for loop in ("validation", "test", "predict") for part in ("start", "batch_end", "end")),
-    })
+    source: Any = attrs.field(default=None, eq=False)
+    kinds: frozenset[str] = attrs.field(init=False, eq=False)
     shape_name = "progress_bar"
+
+    def __attrs_post_init__(self) -> None:
+        # "exception" only for rich (its live display must stop): a hook that hears it makes the trainer
+        # keep each batch's RNG state, which costs more than the whole tqdm bar
+        extra = {"exception"} if isinstance(self.style, RichStyle) else set()
+        object.__setattr__(self, "kinds", _KINDS | extra)
 
     @property
     def init(self) -> ProgressState:
@@ -118,14 +127,13 @@ class ProgressHook:
     def step(self, state: ProgressState, event: Event) -> tuple[ProgressState, Effects]:
         kind = event.kind
         rate = self.refresh_rate
-        if kind == "train_batch_end":
+        if kind == "train_batch_end":  # the hot path: one state, and a render every refresh_rate batches
             n = event.batch_idx + 1
-            new = ProgressState(n, state.eval, state.plan, state.metrics)
-            if rate and event.rank == 0:
-                total = self._train_total(state.plan, event)
-                if n % rate == 0 or n == total:
-                    return new, (Render("train", "update", n, total, self._epoch_text(state.plan, event.epoch),
-                                        state.metrics, event.metrics, self.style),)
+            plan = state.plan
+            new = ProgressState(n, state.eval, plan, state.metrics)
+            if rate and (n % rate == 0 or n == plan.get("now")) and not event.rank:
+                return new, (Render("train", "update", n, plan.get("now"), plan.get("text", ""), state.metrics,
+                                    event.metrics, self.style, self.source),)
             return new, NO_EFFECTS
         if kind.endswith("_batch_end"):
             n = state.eval + 1
@@ -134,7 +142,8 @@ class ProgressHook:
                 bar = self._eval_bar(event)
                 total = state.plan.get(bar)
                 if n % rate == 0 or n == total:
-                    return new, (Render(bar, "update", n, total, _EVAL_TEXT[bar], state.metrics, EMPTY, self.style),)
+                    return new, (Render(bar, "update", n, total, _EVAL_TEXT[bar], state.metrics, EMPTY, self.style,
+                                        self.source),)
             return new, NO_EFFECTS
         return self._boundary(state, event)
 
@@ -148,8 +157,8 @@ class ProgressHook:
         new = ProgressState(state.train, state.eval, state.plan, metrics)
         if kind == "train_epoch_start":
             plan = state.plan
-            if plan.get("max_steps"):
-                plan = frozendict({**plan, "epoch_train": self._capped(plan, event.step)})
+            now = self._capped(plan, event.step) if plan.get("max_steps") else plan.get("train")
+            plan = frozendict({**plan, "now": now, "text": self._epoch_text(plan, event.epoch)})
             new = ProgressState(0, state.eval, plan, metrics)
         elif kind.endswith("_start"):
             new = ProgressState(state.train, 0, state.plan, metrics)
@@ -158,16 +167,16 @@ class ProgressHook:
         return new, self._renders(new, event)
 
     def _renders(self, state: ProgressState, event: Event) -> Effects:
-        kind, plan, style = event.kind, state.plan, self.style
+        kind, plan, style, source = event.kind, state.plan, self.style, self.source
         if kind in ("train_end", "exception"):
-            return (Render("all", "close", style=style),)
+            return (Render("all", "close", style=style, source=source),)
         if kind.startswith("train_epoch"):
             action = "start" if kind == "train_epoch_start" else "close"
-            return (Render("train", action, state.train, self._train_total(plan, event),
-                           self._epoch_text(plan, event.epoch), state.metrics, EMPTY, style),)
+            return (Render("train", action, state.train, plan.get("now"), plan.get("text", ""), state.metrics,
+                           EMPTY, style, source),)
         bar = self._eval_bar(event)
         action = "start" if kind.endswith("_start") else "close"
-        return (Render(bar, action, state.eval, plan.get(bar), _EVAL_TEXT[bar], state.metrics, EMPTY, style),)
+        return (Render(bar, action, state.eval, plan.get(bar), _EVAL_TEXT[bar], state.metrics, EMPTY, style, source),)
 
     @staticmethod
     def _eval_bar(event: Event) -> str:
@@ -197,10 +206,6 @@ class ProgressHook:
         total = plan.get("train")
         return None if total is None else min(total, max(plan["max_steps"] - step, 0))
 
-    @staticmethod
-    def _train_total(plan: frozendict, event: Event) -> int | None:
-        return plan.get("epoch_train", plan.get("train"))
-
     def _epoch_text(self, plan: frozendict, epoch: int) -> str:
         if isinstance(self.style, RichStyle):
             last = plan.get("max_epochs")
@@ -221,8 +226,8 @@ def progress_bar(refresh_rate: int = 1, *, style: TqdmStyle | RichStyle | None =
     Each bar opens with a ``start`` render at its stage's start, moves with an
     ``update`` on every ``refresh_rate``-th batch and on the last batch when the
     total is known, and ends with one ``close`` at the stage's end (the train bar
-    at each ``train_epoch_end``; a ``Render("all", "close")`` at ``train_end`` or an
-    exception finishes every bar). ``refresh_rate=0`` shows nothing; only global
+    at each ``train_epoch_end``; a ``Render("all", "close")`` at ``train_end``, or at an
+    exception with a ``RichStyle``, finishes every bar). ``refresh_rate=0`` shows nothing; only global
     rank 0 renders. Totals come from ``RunInfo``; a length that is not known is None.
 
     Laws: per bar and epoch, updates = ``#{n <= N: n % refresh_rate == 0 or n == total}``;

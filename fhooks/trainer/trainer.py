@@ -38,7 +38,19 @@ from fhooks.errors import InvalidArgument, MisconfigurationError
 from fhooks.trainer import checkpoint as ckpt
 from fhooks.trainer import config as cfg
 from fhooks.trainer import defaults, loop
-from fhooks.trainer import checkpoint_links, files, optim_values, weights  # noqa: F401 - they register effect handlers
+from fhooks.trainer import (  # noqa: F401 - these modules register effect handlers
+    batch_size_finder,
+    checkpoint_links,
+    device_stats,
+    files,
+    finetuning,
+    lr_finder,
+    optim_values,
+    pruning,
+    swa,
+    weights,
+)
+import fhooks.display  # noqa: F401,E402 - registers the Render handlers
 from fhooks.trainer.dispatch import Dispatcher
 from fhooks.trainer.interpret import Decision, resolve
 from fhooks.trainer.outputs import EpochMeans, as_float
