@@ -17,6 +17,7 @@ EXAMPLES = ROOT / "examples"
 #: For each script: the optional packages it needs, and a line its output must contain.
 EXPECTED = {
     "quickstart.py": (("sklearn",), "test accuracy:"),
+    "rich_progress.py": (("sklearn", "rich"), "test accuracy:"),
     "compose_hooks.py": ((), "a trainer would stop after epoch 6"),
     "property_test_my_stop_rule.py": (("hypothesis",), " passed"),
 }
