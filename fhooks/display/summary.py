@@ -2,17 +2,9 @@
 
 >>> import torch
 >>> net = torch.nn.Sequential(torch.nn.Linear(32, 2))
->>> print(format_summary(summarize(net)))
-  | Name | Type   | Params | Mode
-----------------------------------
-0 | 0    | Linear | 66     | train
-----------------------------------
-66        Trainable params
-0         Non-trainable params
-66        Total params
-0.000     Total estimated model params size (MB)
-1         Modules in train mode
-0         Modules in eval mode
+>>> lines = format_summary(summarize(net)).splitlines()
+>>> [line for line in lines if "Linear" in line or "Total params" in line]
+['0 | 0    | Linear | 66     | train', '66        Total params']
 """
 
 from __future__ import annotations
