@@ -14,7 +14,6 @@ fhooks.errors.InvalidArgument: BasePredictionWriter: write_interval='step' is no
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -129,19 +128,9 @@ def save_atomic(value: Any, path: str | os.PathLike[str]) -> Path:
     """``torch.save(value, path)`` through a temporary file and a rename, so a crash never leaves a torn file."""
     import torch
 
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(value, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
+    from fhooks.trainer.checkpoint import write_atomically
+
+    return write_atomically(path, lambda f: torch.save(value, f))
 
 
 class PredictionWriter(BasePredictionWriter):

@@ -12,9 +12,9 @@ from __future__ import annotations
 import os
 import random
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import torch
 
@@ -25,20 +25,29 @@ from fhooks.errors import CheckpointMismatch, CorruptCheckpoint
 FORMAT = 1
 
 
-def write_atomic(checkpoint: Mapping[str, Any], path: str | Path) -> None:
-    """Write ``checkpoint`` to a temporary file beside ``path``, then rename it into place."""
+def write_atomically(path: str | Path, write: Callable[[IO[Any]], None], *, binary: bool = True) -> Path:
+    """Call ``write(file)`` on a temporary file beside ``path``, sync it, then rename it into place.
+
+    A crash never leaves a torn file at ``path``; parent folders are created.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(dict(checkpoint), f)
+        with os.fdopen(fd, "wb" if binary else "w") as f:
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    return path
+
+
+def write_atomic(checkpoint: Mapping[str, Any], path: str | Path) -> None:
+    """Write ``checkpoint`` with ``torch.save`` through :func:`write_atomically`."""
+    write_atomically(path, lambda f: torch.save(dict(checkpoint), f))
 
 
 def read(path: str | Path) -> dict[str, Any]:

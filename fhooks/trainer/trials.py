@@ -8,7 +8,7 @@ values and RNG states; :func:`isolated` puts every one of them back:
 >>> net = torch.nn.Linear(2, 1)
 >>> net.training_step = lambda batch, i: net(batch).pow(2).mean()
 >>> opt = torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9)
->>> trainer = SimpleNamespace(module=net, optimizers=[opt], device=torch.device("cpu"))
+>>> trainer = SimpleNamespace(module=net, optimizers=[opt], device=torch.device("cpu"), precision="32")
 >>> before = net.weight.detach().clone()
 >>> with isolated(trainer):
 ...     losses = run_steps(trainer, 3, [torch.ones(4, 2)] * 5)
@@ -29,6 +29,7 @@ import torch
 from fhooks.errors import FhooksError, MisconfigurationError
 from fhooks.trainer.checkpoint import rng_states, set_rng_states
 from fhooks.trainer.config import limited
+from fhooks.trainer.loop import _autocast, _length, _lookahead
 from fhooks.trainer.outputs import EpochMeans, split_output, to_device
 
 #: Trainer attributes a trial may change, restored by value (missing ones are skipped).
@@ -149,33 +150,6 @@ def isolated(trainer: Any, loaders: Iterable[Any] = ()) -> Iterator[Snapshot]:
         restore(trainer, snap)
 
 
-def _length(loader: Any) -> int | None:
-    try:
-        return len(loader)
-    except TypeError:
-        return None
-
-
-def _with_last(iterable: Iterable[Any]) -> Iterator[tuple[Any, bool]]:
-    iterator = iter(iterable)
-    try:
-        current = next(iterator)
-    except StopIteration:
-        return
-    for item in iterator:
-        yield current, False
-        current = item
-    yield current, True
-
-
-def _autocast(trainer: Any) -> Any:
-    precision = getattr(trainer, "precision", "32")
-    if precision == "32":
-        return contextlib.nullcontext()
-    dtype = torch.bfloat16 if precision == "bf16-mixed" else torch.float16
-    return torch.autocast(trainer.device.type, dtype=dtype)
-
-
 def _optimizer_step(trainer: Any, optimizer: torch.optim.Optimizer) -> None:
     scaler = getattr(trainer, "scaler", None)
     if scaler is not None:
@@ -219,7 +193,7 @@ def train_steps(trainer: Any, loader: Any = None, *, limit: int | float | None =
     while max_epochs is None or epoch < max_epochs:
         count = _length(loader) if limit is None else limited(_length(loader), limit)
         ran = False
-        for batch_idx, (batch, last) in enumerate(_with_last(loader)):
+        for batch_idx, (batch, last) in enumerate(_lookahead(loader)):
             if count is not None and batch_idx >= count:
                 break
             ran = True
