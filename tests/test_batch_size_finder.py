@@ -65,7 +65,7 @@ def capture(into: dict):
 def fit(finder, module=None, max_epochs=1, extra=(), ckpt_path=None, tmp_path=None, **kwargs):
     module = module or Hungry()
     trainer = Trainer(callbacks=[*extra, finder], max_epochs=max_epochs, seed=1, enable_checkpointing=False,
-                      enable_progress_bar=False, default_root_dir=tmp_path, **kwargs)
+                      enable_progress_bar=False, enable_model_summary=False, default_root_dir=tmp_path, **kwargs)
     trainer.fit(module, ckpt_path=ckpt_path)
     return module, trainer
 
@@ -112,7 +112,8 @@ class TestRestoresEverything:
         check = lambda_hook(on_fit_start=lambda e: Do(capture(after)))
         module = Hungry()
         trainer = Trainer(callbacks=[*hooks, BatchSizeFinder(mode="binsearch"), check], max_epochs=1,
-                          limit_train_batches=1, seed=0, enable_checkpointing=False, enable_progress_bar=False)
+                          limit_train_batches=1, seed=0, enable_checkpointing=False, enable_progress_bar=False,
+                          enable_model_summary=False)
         trainer.fit(module)
         for key, value in before["params"].items():
             assert torch.equal(value, after["params"][key]), key
@@ -160,7 +161,7 @@ class TestErrors:
             train_dataloader = None
 
         trainer = Trainer(callbacks=[BatchSizeFinder()], max_epochs=1, enable_checkpointing=False,
-                          enable_progress_bar=False)
+                          enable_progress_bar=False, enable_model_summary=False)
         with pytest.raises(MisconfigurationError) as info:
             trainer.fit(NoLoader(), DataLoader(regression_data(16), batch_size=4))
         assert str(info.value) == (

@@ -188,8 +188,9 @@ class TestWithTrainer:
         header, rows = read_rows(Path(logger.log_dir) / "metrics.csv")
         assert header == sorted(header) == ["epoch", "step", "train_loss", "val_loss"]
         val_rows = [r for r in rows if r["val_loss"]]
-        assert [(float(r["epoch"]), r["step"]) for r in val_rows] == [(0, "4"), (1, "8"), (2, "12")]
-        assert [r["step"] for r in rows if r["train_loss"]] == ["2", "4", "6", "8", "10", "12"]
+        # Lightning's step column: the optimizer steps before the epoch's last batch
+        assert [(float(r["epoch"]), r["step"]) for r in val_rows] == [(0, "3"), (1, "7"), (2, "11")]
+        assert [r["step"] for r in rows if r["train_loss"]] == ["1", "3", "5", "7", "9", "11"]
         assert float(val_rows[-1]["val_loss"]) == pytest.approx(trainer.callback_metrics["val_loss"])
 
     def test_pandas_reads_it(self, tmp_path):

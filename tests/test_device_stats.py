@@ -112,7 +112,7 @@ def quiet(**kwargs):
 class TestWithTrainer:
     def test_needs_a_logger(self):
         with pytest.raises(MisconfigurationError) as info:
-            quiet(callbacks=[DeviceStatsMonitor()]).fit(Regressor(), loader(16, 8))
+            quiet(callbacks=[DeviceStatsMonitor()], logger=False).fit(Regressor(), loader(16, 8))
         assert str(info.value) == ("DeviceStatsMonitor: the Trainer has no logger (logger=False); give it one "
                                    "(e.g. logger=CSVLogger(...)) or remove the callback")
 

@@ -77,7 +77,8 @@ def assert_same(a: dict, b: dict) -> None:
 def run(finder, module=None, max_epochs=1, ckpt_path=None, tmp_path=None, extra=(), **kwargs):
     module = module or Counting()
     trainer = Trainer(callbacks=[*extra, finder], max_epochs=max_epochs, seed=3, enable_checkpointing=False,
-                      enable_progress_bar=False, num_sanity_val_steps=0, default_root_dir=tmp_path, **kwargs)
+                      enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
+                      default_root_dir=tmp_path, **kwargs)
     trainer.fit(module, loader(n=128, batch_size=4, shuffle=True), ckpt_path=ckpt_path)
     return module, trainer
 
@@ -89,7 +90,8 @@ class TestRestoresEverything:
         check = lambda_hook(on_fit_start=lambda e: Do(after))
         module = Counting()
         trainer = Trainer(callbacks=[capture, LearningRateFinder(num_training_steps=10, update_attr=False), check],
-                          max_epochs=1, seed=0, enable_checkpointing=False, enable_progress_bar=False)
+                          max_epochs=1, seed=0, enable_checkpointing=False, enable_progress_bar=False,
+                          enable_model_summary=False)
         trainer.fit(module, loader(n=64, batch_size=4, shuffle=True))
         assert module.calls == 10 + 16  # the range test ran, then the real epoch
         assert_same(before.copies, after.copies)

@@ -40,7 +40,7 @@ def every_draw(monkeypatch):
     monkeypatch.setenv("FHOOKS_PROGRESS_INTERVAL", "0")
 
 
-def run_fit(callbacks, *, n=56, val=16, epochs=2, sanity=0, logger=None, tty=True):
+def run_fit(callbacks, *, n=56, val=16, epochs=2, sanity=0, logger=False, tty=True):
     out = FakeTerminal() if tty else io.StringIO()
     saved, sys.stdout = sys.stdout, out
     try:
@@ -83,9 +83,9 @@ class TestTqdmOutput:
         text, _ = run_fit([TQDMProgressBar(refresh_rate=7)])
         assert re.search(r"7/7 \[.*, loss=\d+\.\d+\]$", frames(text, "Epoch 0:")[1])
 
-    def test_sanity_bar_and_unknown_total(self, every_draw):
+    def test_sanity_bar_counts_the_sanity_batches(self, every_draw):
         text, _ = run_fit([TQDMProgressBar()], sanity=1, epochs=1)
-        assert counts(text, "Sanity Checking:") == ["0/?", "1/?", "1/?"]
+        assert counts(text, "Sanity Checking:") == ["0/1", "1/1", "1/1"]
 
     def test_refresh_rate_zero_and_disable_show_nothing(self, every_draw):
         assert run_fit([TQDMProgressBar(refresh_rate=0)])[0] == ""
@@ -108,17 +108,19 @@ class TestTqdmOutput:
         assert re.search(r"lr=0\.010, loss=", frames(text, "Epoch 0:")[1])
 
     def test_test_and_predict_bars(self, every_draw):
-        trainer = Trainer(callbacks=[TQDMProgressBar()], enable_checkpointing=False)
+        trainer = Trainer(callbacks=[TQDMProgressBar()], enable_checkpointing=False, logger=False)
         out = FakeTerminal()
         saved, sys.stdout = sys.stdout, out
         try:
             trainer.test(Regressor(), loader(24))
+            trainer.test(Regressor(), iter(list(loader(24))))  # no len(): the total is not known
             trainer.predict(Regressor(), loader(16))
         finally:
             sys.stdout = saved
         text = out.getvalue()
-        assert counts(text, "Testing:")[-1] == "3/?"
-        assert counts(text, "Predicting:")[-1] == "2/?"
+        finished = [c for c in counts(text, "Testing:") if c.startswith("3/")]
+        assert (finished[0], finished[-1]) == ("3/3", "3/?")
+        assert counts(text, "Predicting:")[-1] == "2/2"
 
 
 class TestPlainLines:

@@ -18,7 +18,7 @@ from tests.models import Regressor, loader
 
 def record(callbacks, bar, **fit):
     summary = any(isinstance(c, RichModelSummary) for c in callbacks)
-    trainer = Trainer(callbacks=callbacks, enable_checkpointing=False, num_sanity_val_steps=0,
+    trainer = Trainer(callbacks=callbacks, enable_checkpointing=False, num_sanity_val_steps=0, logger=False,
                       enable_model_summary=summary, max_epochs=fit.pop("epochs", 2))
     trainer.fit(Regressor(), loader(56), loader(16) if fit.pop("val", True) else None)
     return bar.console.export_text(), trainer

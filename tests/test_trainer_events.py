@@ -24,7 +24,8 @@ CONFIGS = [
 
 def recorded(extra=None, **config):
     hook = sequence(recorder(), extra) if extra else recorder()
-    trainer = Trainer(callbacks=[hook], enable_checkpointing=False, enable_progress_bar=False, **config)
+    trainer = Trainer(callbacks=[hook], enable_checkpointing=False, enable_progress_bar=False,
+                      enable_model_summary=False, **config)
     try:
         trainer.fit(Regressor(), loader(), loader(n=16))
     finally:
@@ -48,7 +49,8 @@ def test_a_mid_epoch_stop_keeps_the_contract():
 def test_a_crash_keeps_the_contract_and_ends_with_the_exception():
     boom = on("train_batch_end", lambda e: Raise(RuntimeError("boom")) if e.step == 3 else None)
     hook = sequence(recorder(), boom)
-    trainer = Trainer(callbacks=[hook], max_epochs=2, enable_checkpointing=False)
+    trainer = Trainer(callbacks=[hook], max_epochs=2, enable_checkpointing=False, enable_progress_bar=False,
+                      enable_model_summary=False)
     with pytest.raises(RuntimeError, match="boom"):
         trainer.fit(Regressor(), loader(), loader(n=16))
     events = trainer.dispatcher.state[0]

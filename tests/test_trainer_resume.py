@@ -83,7 +83,9 @@ class TestExactResume:
         with pytest.raises(Crash):
             run(tmp_path, crash_at=4)
         saved = torch.load(tmp_path / "last.ckpt", weights_only=True)
-        assert saved["hooks"]["shape"] == "sequence(every_n(on), on, batches_seen)"
+        # the default bar and summary are part of the expression, and of what a resume must match
+        assert saved["hooks"]["shape"] == ("sequence(every_n(on), on, batches_seen, TQDMProgressBar(progress_bar), "
+                                           "ModelSummary(model_summary))")
         assert saved["hooks"]["state"]["__tuple__"][2] == 3
         assert set(saved["rng"]) >= {"torch", "python", "numpy", "epoch_start_torch"}
         assert saved["optimizer_states"][0]["state"]  # momentum buffers
@@ -92,12 +94,14 @@ class TestExactResume:
 class TestBadCheckpoints:
     def test_a_checkpoint_from_another_expression_names_both_shapes(self, tmp_path):
         run(tmp_path, max_epochs=1)
-        trainer = Trainer(callbacks=[batches_seen()], max_epochs=2, enable_checkpointing=False)
+        trainer = Trainer(callbacks=[batches_seen()], max_epochs=2, enable_checkpointing=False,
+                          enable_progress_bar=False, enable_model_summary=False)
         with pytest.raises(CheckpointMismatch) as info:
             trainer.fit(Regressor(), loader(), ckpt_path=tmp_path / "last.ckpt")
         assert str(info.value) == (
-            "checkpoint hook state was saved by an expression of shape sequence(every_n(on), on, batches_seen), "
-            "but the current expression has shape batches_seen; pass the same callbacks in the same order to resume")
+            "checkpoint hook state was saved by an expression of shape sequence(every_n(on), on, batches_seen, "
+            "TQDMProgressBar(progress_bar), ModelSummary(model_summary)), but the current expression has shape "
+            "batches_seen; pass the same callbacks in the same order to resume")
 
     def test_a_truncated_checkpoint_fails_clearly_and_loads_nothing(self, tmp_path):
         run(tmp_path, max_epochs=1)
@@ -118,3 +122,30 @@ class TestBadCheckpoints:
     def test_writes_leave_no_temporary_files(self, tmp_path):
         run(tmp_path, max_epochs=1)
         assert sorted(p.name for p in tmp_path.iterdir() if p.is_file()) == ["last.ckpt"]
+
+
+class StepLRRegressor(Regressor):
+    """An epoch-interval scheduler: its step at each epoch's end must survive a resume."""
+
+    def configure_optimizers(self):
+        optimizer = super().configure_optimizers()
+        return {"optimizer": optimizer, "lr_scheduler": torch.optim.lr_scheduler.StepLR(optimizer, 1, gamma=0.5)}
+
+
+class TestSchedulersAcrossResume:
+    def fit(self, tmp_path, max_epochs, ckpt_path=None):
+        save_at_epoch_end = on("train_epoch_end", lambda e: SaveCheckpoint(str(tmp_path / "epoch_end.ckpt")))
+        module = StepLRRegressor()
+        trainer = Trainer(callbacks=[save_at_epoch_end], max_epochs=max_epochs, seed=7, enable_checkpointing=False,
+                          enable_progress_bar=False, enable_model_summary=False, logger=False)
+        trainer.fit(module, loader(shuffle=True), ckpt_path=ckpt_path)
+        return module, trainer
+
+    def test_the_epoch_step_after_a_train_epoch_end_checkpoint_is_not_lost(self, tmp_path):
+        reference, ref_trainer = self.fit(tmp_path / "ref", 3)
+        self.fit(tmp_path, 2)  # its last checkpoint is written at train_epoch_end, before that epoch's scheduler step
+        saved = torch.load(tmp_path / "epoch_end.ckpt", weights_only=True)
+        assert saved["loops"]["epoch_schedulers_stepped"] is False
+        module, trainer = self.fit(tmp_path, 3, ckpt_path=tmp_path / "epoch_end.ckpt")
+        assert trainer.optimizers[0].param_groups[0]["lr"] == ref_trainer.optimizers[0].param_groups[0]["lr"] == 0.01 / 8
+        assert_same_weights(module, reference)

@@ -22,11 +22,15 @@ from fhooks.errors import InvalidArgument
 class Effect:
     """Base class of every effect; effects are frozen attrs values.
 
+    ``recorded`` says whether the trainer's decision log keeps the effect; effects
+    that only draw (a progress bar's renders, one per batch) set it to False.
+
     >>> isinstance(Stop("done"), Effect), isinstance("done", Effect)
     (True, False)
     """
 
     __slots__ = ()
+    recorded = True
 
 
 def _reasons(value: str | Iterable[str]) -> tuple[str, ...]:

@@ -222,6 +222,9 @@ class RunInfo:
     min_steps: int | None = None
     num_training_batches: int | None = None
     num_val_batches: int = 0
+    num_sanity_val_batches: int = 0
+    num_test_batches: int | None = None
+    num_predict_batches: int | None = None
     val_check_interval: float | int = 1.0
     check_val_every_n_epoch: int | None = 1
     accumulate_grad_batches: int = 1

@@ -82,6 +82,7 @@ step_metrics=frozendict({}), style=TqdmStyle(process_position=0, leave=False))
     step_metrics: Mapping[str, float] = EMPTY
     style: Any = TqdmStyle()
     source: Any = attrs.field(default=None, eq=False, repr=False)
+    recorded = False  # one per batch: the decision log leaves renders out
 
 
 @state_class

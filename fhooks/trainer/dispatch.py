@@ -69,8 +69,9 @@ class Dispatcher:
             module_hook(*hook_args(event))
 
     def carry_out(self, effects: tuple[Any, ...], event: Event) -> None:
-        """Interpret ``effects`` in order, logging each decision with its event."""
+        """Interpret ``effects`` in order, logging each recorded decision with its event."""
         ctx = Context(self.trainer, self.trainer.module, event)
         for effect in effects:
-            self.decisions.append(Decision(event, effect))
+            if effect.recorded:
+                self.decisions.append(Decision(event, effect))
             interpret(effect, ctx)

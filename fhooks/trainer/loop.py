@@ -79,21 +79,18 @@ def fit(trainer: Any, module: Any, train_loaders: Any, val_loaders: Any, ckpt_pa
             trainer.val_loaders = []
         if not callable(getattr(module, "configure_optimizers", None)):
             raise MisconfigurationError(f"Trainer.fit: {type(module).__name__} has no configure_optimizers method")
-        trainer.optimizers, trainer.lr_scheduler_configs = parse_optimizers(module.configure_optimizers())
         trainer.step_where = f"{type(module).__name__}.training_step"
-        if len(trainer.optimizers) != 1:
-            raise MisconfigurationError(f"Trainer.fit: configure_optimizers returned {len(trainer.optimizers)} "
-                                        "optimizers; automatic optimization steps exactly one")
-        trainer.scaler = torch.amp.GradScaler("cuda") if trainer.precision == "16-mixed" else None
         total = limited(_length(trainer.train_loader), trainer.limits["fit"])
         trainer.num_training_batches = total
-        trainer.num_val_batches = sum(limited(_length(v), trainer.limits["validate"]) or 0 for v in trainer.val_loaders)
-        info = trainer.run_info(total, trainer.num_val_batches)
+        trainer.num_val_batches = _eval_total(trainer.val_loaders, trainer.limits["validate"]) or 0
+        counts = {"num_sanity_val_batches": _sanity_total(trainer)}
         checkpoint = ckpt.read(ckpt_path) if ckpt_path is not None else None
-        d.emit("setup", data=info)
+        d.emit("setup", data=trainer.run_info(total, trainer.num_val_batches, **counts))
         if checkpoint is not None:
             _restore_model_and_hooks(trainer, module, checkpoint)
-        d.emit("fit_start", data=info)
+        trainer.log_hyperparams(module)
+        _configure_optimizers(trainer, module)
+        d.emit("fit_start", data=trainer.run_info(total, trainer.num_val_batches, **counts))
         if trainer.reload_train_dataloader:
             _reload_train_loader(trainer, module)
         if checkpoint is not None:
@@ -105,18 +102,45 @@ def fit(trainer: Any, module: Any, train_loaders: Any, val_loaders: Any, ckpt_pa
         module.train()
         d.emit("train_start")
         _epochs(trainer, module, checkpoint)
+        trainer.log_step = None
         d.emit("train_end")
         trainer.training = False
         d.emit("fit_end")
         d.emit("teardown")
+        trainer.finalize_loggers("success")
     except BaseException as exc:
         trainer.training = False
         trainer.handling_exception = True
         try:
-            d.emit("exception", data=exc)
+            d.emit("exception", data=exc, batch_idx=trainer.batches_done)
         finally:
             trainer.handling_exception = False
+            trainer.finalize_loggers("failed")
         raise
+
+
+def _configure_optimizers(trainer: Any, module: Any) -> None:
+    """Call ``configure_optimizers`` (after ``setup`` and the restore of weights and hooks, as Lightning)."""
+    trainer.optimizers, trainer.lr_scheduler_configs = parse_optimizers(module.configure_optimizers())
+    if len(trainer.optimizers) != 1:
+        raise MisconfigurationError(f"Trainer.fit: configure_optimizers returned {len(trainer.optimizers)} "
+                                    "optimizers; automatic optimization steps exactly one")
+    trainer.scaler = torch.amp.GradScaler("cuda") if trainer.precision == "16-mixed" else None
+
+
+def _eval_total(loaders: list[Any], limit: int | float) -> int | None:
+    """Batches of one evaluation epoch over ``loaders`` under ``limit``; None when a length is not known."""
+    counts = [limited(_length(loader), limit) for loader in loaders]
+    return None if None in counts else sum(counts)
+
+
+def _sanity_total(trainer: Any) -> int:
+    """Batches the sanity check runs: at most ``num_sanity_val_steps`` of each validation loader."""
+    steps = trainer.num_sanity_val_steps
+    if not steps or trainer.fast_dev_run:
+        return 0
+    counts = [limited(_length(v), trainer.limits["validate"]) for v in trainer.val_loaders]
+    return sum(steps if n is None else n if steps == -1 else min(n, steps) for n in counts)
 
 
 def _reload_train_loader(trainer: Any, module: Any) -> None:
@@ -154,6 +178,8 @@ def _epochs(trainer: Any, module: Any, checkpoint: Any) -> None:
     skip = 0
     if checkpoint is not None:
         if trainer.epoch_finished:
+            if not trainer.epoch_schedulers_stepped:  # saved at train_epoch_end, before the epoch's scheduler step
+                _step_epoch_schedulers(trainer)
             trainer.current_epoch += 1
         else:
             skip = trainer.batches_done
@@ -167,7 +193,7 @@ def _epochs(trainer: Any, module: Any, checkpoint: Any) -> None:
 def _train_epoch(trainer: Any, module: Any, skip: int, checkpoint: Any) -> None:
     d = trainer.dispatcher
     heard = d.heard
-    trainer.epoch_finished = False
+    trainer.epoch_finished = trainer.epoch_schedulers_stepped = False
     if checkpoint is None:
         trainer.batches_done = 0
         trainer.train_means = EpochMeans()
@@ -203,11 +229,17 @@ def _train_epoch(trainer: Any, module: Any, skip: int, checkpoint: Any) -> None:
     trainer.epoch_finished = True
     d.emit("train_epoch_end", metrics=epoch_end_metrics(trainer, "train_epoch_end"))
     _flush_epoch_logs(trainer)
+    _step_epoch_schedulers(trainer)
+
+
+def _step_epoch_schedulers(trainer: Any) -> None:
     step_schedulers(trainer.lr_scheduler_configs, "epoch", trainer.current_epoch + 1, trainer.callback_metrics)
+    trainer.epoch_schedulers_stepped = True
 
 
 def _train_batch(trainer: Any, module: Any, batch: Any, batch_idx: int, last: bool, heard: frozenset[str]) -> None:
     d = trainer.dispatcher
+    trainer.log_step = trainer.global_step  # Lightning's step of the rows logged in this batch and what follows it
     if "exception" in heard:
         trainer.batch_start_rng = torch.get_rng_state()
     if "train_batch_start" in heard:
@@ -249,10 +281,14 @@ def _train_batch(trainer: Any, module: Any, batch: Any, batch_idx: int, last: bo
 
 
 def _log_step(trainer: Any) -> None:
-    """Values the module logged this step: into callback_metrics, and to the loggers every n steps."""
+    """Values the module logged this step: into callback_metrics, and to the loggers every n steps (and at a stop).
+
+    As Lightning, a batch that only accumulates gradients logs nothing.
+    """
     logs = trainer.step_logs
     every = trainer.log_every_n_steps
-    if every and trainer.global_step % every == 0 and trainer.loggers:
+    stepped = trainer.global_step != trainer.log_step
+    if every and trainer.loggers and stepped and ((trainer.log_step + 1) % every == 0 or trainer.should_stop):
         trainer.log_metrics(logs)
     trainer.callback_metrics.update((k, float(v)) for k, v in logs.items())
 
@@ -376,12 +412,18 @@ def evaluate(trainer: Any, stage: str, module: Any, loaders: Any, ckpt_path: Any
             raise MisconfigurationError(f"Trainer.{stage}: no data; pass dataloaders or define {method}()")
         if ckpt_path is not None:
             module.load_state_dict(ckpt.read(ckpt_path)["state_dict"])
-        d.emit("setup", stage, data=trainer.run_info(None, 0))
+        total = _eval_total(found, trainer.limits[stage])
+        counts = {"num_val_batches": total or 0} if stage == "validate" else {"num_test_batches": total}
+        d.emit("setup", stage, data=trainer.run_info(**counts))
         metrics = _run_eval(trainer, module, stage, found, None)
         d.emit("teardown", stage)
+        trainer.finalize_loggers("success")
         return [metrics]
     except BaseException as exc:
-        d.emit("exception", stage, data=exc)
+        try:
+            d.emit("exception", stage, data=exc)
+        finally:
+            trainer.finalize_loggers("failed")
         raise
 
 
@@ -396,7 +438,8 @@ def predict(trainer: Any, module: Any, loaders: Any, ckpt_path: Any) -> list[Any
         if ckpt_path is not None:
             module.load_state_dict(ckpt.read(ckpt_path)["state_dict"])
         step_fn = getattr(module, "predict_step", None)
-        d.emit("setup", "predict", data=trainer.run_info(None, 0))
+        trainer.predict_dataloaders = found
+        d.emit("setup", "predict", data=trainer.run_info(num_predict_batches=_eval_total(found, trainer.limits["predict"])))
         module.eval()
         d.emit("predict_start", "predict")
         d.emit("predict_epoch_start", "predict")
@@ -416,9 +459,13 @@ def predict(trainer: Any, module: Any, loaders: Any, ckpt_path: Any) -> list[Any
         d.emit("predict_epoch_end", "predict")
         d.emit("predict_end", "predict")
         d.emit("teardown", "predict")
+        trainer.finalize_loggers("success")
         return predictions
     except BaseException as exc:
-        d.emit("exception", "predict", data=exc)
+        try:
+            d.emit("exception", "predict", data=exc)
+        finally:
+            trainer.finalize_loggers("failed")
         raise
 
 
@@ -448,6 +495,7 @@ def build_checkpoint(trainer: Any, weights_only: bool) -> dict[str, Any]:
         "loops": {
             "epoch": trainer.current_epoch, "global_step": trainer.global_step,
             "batches_done": trainer.batches_done, "epoch_finished": trainer.epoch_finished,
+            "epoch_schedulers_stepped": trainer.epoch_schedulers_stepped,
             "accumulate_grad_batches": trainer.accumulate_grad_batches,
             "train_means": trainer.train_means.to_plain(), "epoch_logs": trainer.epoch_logs.to_plain(),
             "should_stop": trainer.should_stop, "stop_reasons": list(trainer.stop_reasons),
@@ -500,6 +548,7 @@ def _restore_loops(trainer: Any, checkpoint: dict[str, Any]) -> None:
     trainer.global_step = loops["global_step"]
     trainer.batches_done = loops["batches_done"]
     trainer.epoch_finished = loops["epoch_finished"]
+    trainer.epoch_schedulers_stepped = loops.get("epoch_schedulers_stepped", trainer.epoch_finished)
     trainer.accumulate_grad_batches = loops["accumulate_grad_batches"]
     trainer.train_means = EpochMeans.from_plain(loops["train_means"])
     trainer.epoch_logs = EpochMeans.from_plain(loops["epoch_logs"])

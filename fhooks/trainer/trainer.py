@@ -13,7 +13,8 @@
 ...         return torch.optim.SGD(self.parameters(), lr=0.1)
 >>> data = [(torch.ones(4, 1), torch.ones(4, 1))] * 3
 >>> stop = lambda_hook(on_train_epoch_end=lambda e: Stop("two epochs") if e.epoch == 1 else None)
->>> trainer = Trainer(callbacks=[stop], max_epochs=10, enable_checkpointing=False, enable_progress_bar=False)
+>>> trainer = Trainer(callbacks=[stop], max_epochs=10, logger=False, enable_checkpointing=False,
+...                   enable_progress_bar=False, enable_model_summary=False)
 >>> trainer.fit(Line(), data)
 >>> trainer.current_epoch, trainer.global_step, trainer.stop_reason
 (2, 6, 'two epochs')
@@ -53,7 +54,7 @@ from fhooks.trainer import (  # noqa: F401 - these modules register effect handl
 import fhooks.display  # noqa: F401,E402 - registers the Render handlers
 from fhooks.trainer.dispatch import Dispatcher
 from fhooks.trainer.interpret import Decision, resolve
-from fhooks.trainer.outputs import EpochMeans, as_float
+from fhooks.trainer.outputs import EpochMeans
 
 
 class Trainer:
@@ -101,8 +102,9 @@ class Trainer:
         self.max_steps = cfg.check_positive(max_steps, "max_steps", minimum=-1)
         self.min_steps = cfg.check_positive(min_steps, "min_steps", allow_none=True, minimum=0)
         self.max_time = cfg.parse_max_time(max_time)
-        self.callbacks += defaults.default_callbacks(self.callbacks, max_time=self.max_time,
-                                                     checkpointing=enable_checkpointing)
+        self.callbacks += defaults.default_callbacks(
+            self.callbacks, max_time=self.max_time, checkpointing=enable_checkpointing,
+            progress_bar=enable_progress_bar, model_summary=enable_model_summary)
         self.limits = {stage: cfg.check_limit(value, f"limit_{name}_batches") for stage, name, value in (
             ("fit", "train", limit_train_batches), ("validate", "val", limit_val_batches),
             ("test", "test", limit_test_batches), ("predict", "predict", limit_predict_batches))}
@@ -119,7 +121,7 @@ class Trainer:
         self.enable_checkpointing = enable_checkpointing
         self.enable_progress_bar = enable_progress_bar
         self.enable_model_summary = enable_model_summary
-        self.loggers = [] if logger in (None, False) else list(logger) if isinstance(logger, (list, tuple)) else [logger]
+        self.loggers = defaults.default_loggers(logger, self.default_root_dir)
         self.log_every_n_steps = cfg.check_positive(log_every_n_steps, "log_every_n_steps", minimum=0)
         self.precision = cfg.check_precision(precision)
         self.device = self._device(accelerator)
@@ -174,6 +176,8 @@ class Trainer:
         self.written_checkpoints: list[Path] = []
         self.batches_done = 0
         self.epoch_finished = False
+        self.epoch_schedulers_stepped = False
+        self.log_step: int | None = None
         self.epoch_start_rng: torch.Tensor | None = None
         self.train_means = EpochMeans()
         self.epoch_logs = EpochMeans()
@@ -212,6 +216,17 @@ class Trainer:
         return self.default_root_dir / "checkpoints"
 
     @property
+    def logger(self) -> Any:
+        """The first logger, or None."""
+        return self.loggers[0] if self.loggers else None
+
+    @property
+    def log_dir(self) -> str:
+        """The first logger's folder (``default_root_dir`` without a logger), as Lightning's ``trainer.log_dir``."""
+        found = getattr(self.logger, "log_dir", None)
+        return os.fspath(found or self.default_root_dir)
+
+    @property
     def lr_schedulers(self) -> list[Any]:
         """The schedulers ``configure_optimizers`` returned."""
         return [c.scheduler for c in self.lr_scheduler_configs]
@@ -223,8 +238,8 @@ class Trainer:
         steps_ok = self.min_steps is None or self.global_step >= self.min_steps
         return epochs_ok and steps_ok
 
-    def run_info(self, num_training_batches: int | None, num_val_batches: int) -> RunInfo:
-        """The configuration hooks see at ``setup`` and ``fit_start``."""
+    def run_info(self, num_training_batches: int | None = None, num_val_batches: int = 0, **counts: Any) -> RunInfo:
+        """The configuration hooks see at ``setup`` and ``fit_start``; ``counts``: the other stages' batch totals."""
         optimizers = tuple(OptimizerInfo(type(o).__name__, tuple(
             frozendict({k: v for k, v in g.items() if k != "params" and isinstance(v, (int, float, str, tuple))})
             for g in o.param_groups)) for o in self.optimizers)
@@ -236,7 +251,7 @@ class Trainer:
             accumulate_grad_batches=self.accumulate_grad_batches, fast_dev_run=self.fast_dev_run,
             world_size=self.world_size, checkpoint_dir=str(self.checkpoint_dir), optimizers=optimizers,
             schedulers=tuple(self._scheduler_info(c) for c in self.lr_scheduler_configs),
-            log_every_n_steps=self.log_every_n_steps)
+            log_every_n_steps=self.log_every_n_steps, **counts)
 
     def _scheduler_info(self, config: Any) -> SchedulerInfo:
         optimizer = getattr(config.scheduler, "optimizer", None)
@@ -250,11 +265,37 @@ class Trainer:
         self.stop_reasons.append(reason)
 
     def log_metrics(self, metrics: Mapping[str, Any], step: int | None = None) -> None:
-        """Send metrics to every logger and to ``logged_metrics`` (what a ``Log`` effect does)."""
-        values = {k: as_float(v) for k, v in metrics.items()}
+        """Send metrics to every logger and to ``logged_metrics`` (what a ``Log`` effect does).
+
+        Tensors become Python numbers. Without a ``step`` the row gets an ``epoch`` column and
+        Lightning's step: while training, the optimizer steps taken before the current batch
+        (so the rows of the 50th batch say 49), else the global step. Each logger saves after.
+        """
+        values = {k: v.item() if isinstance(v, torch.Tensor) else v for k, v in metrics.items()}
+        if step is None:
+            values.setdefault("epoch", self.current_epoch)
+            step = self.global_step if self.log_step is None else self.log_step
         self.logged_metrics.update(values)
         for logger in self.loggers:
-            logger.log_metrics(values, self.global_step if step is None else step)
+            logger.log_metrics(values, step)
+        self._tell_loggers("save")
+
+    def log_hyperparams(self, module: Any) -> None:
+        """Give every logger the module's ``hparams`` (an empty dict when it has none) and save."""
+        hparams = getattr(module, "hparams_initial", None) or getattr(module, "hparams", None) or {}
+        self._tell_loggers("log_hyperparams", dict(hparams) if isinstance(hparams, Mapping) else hparams)
+        self._tell_loggers("save")
+
+    def finalize_loggers(self, status: str) -> None:
+        """Tell every logger the run ended: ``"success"`` or ``"failed"``."""
+        self._tell_loggers("finalize", status)
+
+    def _tell_loggers(self, method: str, *args: Any) -> None:
+        """Call ``method`` on every logger that has it (a logger needs only ``log_metrics``)."""
+        for logger in self.loggers:
+            fn = getattr(logger, method, None)
+            if fn is not None:
+                fn(*args)
 
     def save_checkpoint(self, path: str | os.PathLike[str], weights_only: bool = False) -> Path:
         """Write a checkpoint atomically; relative paths go to :attr:`checkpoint_dir`."""
