@@ -215,6 +215,11 @@ def replay(hook: HookLike, metrics: str | os.PathLike[str] | Iterable[Row], *, s
 
     Raises:
         InvalidArgument: a row that is not a mapping, or a value that is not a number.
+
+    >>> from fhooks.hooks import early_stopping
+    >>> rows = [{"epoch": e, "step": e, "val_loss": v} for e, v in enumerate([1.0, 0.5, 0.7, 0.8])]
+    >>> replay(early_stopping("val_loss", patience=2), rows).stopped_epoch
+    3
     """
     check_hook(hook, "replay")
     rows = read_metrics(metrics)

@@ -88,6 +88,7 @@ class TestTensorBoardLogger:
         trainer.fit(Logging(), loader(32, 8), loader(16, 8))
         logger.finalize("success")
         events = read_events(logger.log_dir)
-        assert [s for s, _ in scalars(events, "train_loss")] == list(range(1, 9))
-        assert [s for s, _ in scalars(events, "val_loss")] == [4, 8]
+        # Lightning's steps: the optimizer steps taken before the logging batch
+        assert [s for s, _ in scalars(events, "train_loss")] == list(range(8))
+        assert [s for s, _ in scalars(events, "val_loss")] == [3, 7]
         assert scalars(events, "val_loss")[-1][1] == pytest.approx(trainer.callback_metrics["val_loss"])

@@ -47,6 +47,14 @@ class Callback:
 
     Methods take Lightning's arguments ``(self, trainer, pl_module, ...)``. An
     instance is a hook, so it mixes with functional hooks in one expression.
+
+    >>> from fhooks.core import Event, fold, on, sequence, Stop
+    >>> class CountEpochs(Callback):
+    ...     def on_train_epoch_end(self, trainer, pl_module):
+    ...         trainer.epochs_seen = getattr(trainer, "epochs_seen", 0) + 1
+    >>> expression = sequence(CountEpochs(), on("train_epoch_end", lambda e: Stop("one is enough")))
+    >>> [type(effect).__name__ for effect in fold(expression, [Event("train_epoch_end")])[1]]
+    ['Do', 'Stop']
     """
 
     init: ClassVar[None] = None

@@ -89,7 +89,19 @@ class LazyMetrics(Mapping):
 
 
 class EpochMeans:
-    """Values collected over an epoch, averaged once at its end (weighted by batch size when given)."""
+    """Values collected over an epoch, averaged once at its end (weighted by batch size when given).
+
+    Tensors are kept as they come (no per-batch host sync) and reduced in stacked sums, every
+    :attr:`chunk` values, so memory stays bounded however long the epoch.
+
+    >>> means = EpochMeans()
+    >>> means.add({"loss": torch.tensor(1.0)}, 2)
+    >>> means.add({"loss": 4.0}, 1)
+    >>> means.means()
+    {'loss': 2.0}
+    """
+
+    chunk = 256
 
     def __init__(self) -> None:
         self.values: dict[str, list[tuple[Any, int]]] = {}
@@ -98,21 +110,26 @@ class EpochMeans:
         for name, value in values.items():
             if isinstance(value, torch.Tensor):
                 value = value.detach()
-            self.values.setdefault(name, []).append((value, weight))
+            items = self.values.get(name)
+            if items is None:
+                self.values[name] = [(value, weight)]
+                continue
+            items.append((value, weight))
+            if len(items) > self.chunk:
+                self.values[name] = [_collapsed(items)]
 
     def means(self) -> dict[str, float]:
-        out = {}
-        for name, items in self.values.items():
-            total = sum(w for _, w in items)
-            if all(isinstance(v, torch.Tensor) for v, _ in items):
-                stacked = torch.stack([v.float().reshape(()) * w for v, w in items])
-                out[name] = float(stacked.sum().item()) / total
-            else:
-                out[name] = sum(as_float(v) * w for v, w in items) / total
-        return out
+        return {name: _weighted_sum(items) / sum(w for _, w in items) for name, items in self.values.items()}
 
     def to_plain(self) -> dict[str, list[list[float]]]:
-        """The collected values as plain floats, for checkpoints."""
+        """The collected values as plain floats, for checkpoints; each name's values collapse into one mean.
+
+        The collapse happens in place too, so each checkpoint converts only what came since the last one.
+        """
+        for name, items in self.values.items():
+            if len(items) > 1 or (items and isinstance(items[0][0], torch.Tensor)):
+                value, total = _collapsed(items)
+                self.values[name] = [(as_float(value), total)]
         return {k: [[as_float(v), w] for v, w in items] for k, items in self.values.items()}
 
     @classmethod
@@ -122,8 +139,30 @@ class EpochMeans:
         return means
 
 
+def _collapsed(items: list[tuple[Any, int]]) -> tuple[Any, int]:
+    """One ``(mean, total weight)`` pair for ``items``; the mean stays a float64 tensor when all are scalar tensors."""
+    total = sum(w for _, w in items)
+    if all(isinstance(v, torch.Tensor) and v.dim() == 0 for v, _ in items):
+        values = torch.stack([v for v, _ in items]).double()
+        return values.dot(torch.tensor([w for _, w in items], dtype=torch.float64, device=values.device)) / total, total
+    return _weighted_sum(items) / total, total
+
+
+def _weighted_sum(items: list[tuple[Any, int]]) -> float:
+    """``sum(value * weight)`` in float64: scalar tensors in one stacked product, other values one by one."""
+    scalars = [(v, w) for v, w in items if isinstance(v, torch.Tensor) and v.dim() == 0]
+    total = sum(as_float(v) * w for v, w in items if not (isinstance(v, torch.Tensor) and v.dim() == 0))
+    if scalars:
+        values = torch.stack([v for v, _ in scalars]).double()
+        weights = torch.tensor([w for _, w in scalars], dtype=torch.float64, device=values.device)
+        total += float(values.dot(weights))
+    return total
+
+
 def batch_size(batch: Any) -> int:
     """The number of samples in a batch: the first dimension of its first tensor (1 if none)."""
+    if type(batch) in (tuple, list) and batch and type(batch[0]) is torch.Tensor and batch[0].dim():
+        return batch[0].shape[0]  # the common (inputs, targets) batch, without the general walk
     if isinstance(batch, torch.Tensor):
         return int(batch.shape[0]) if batch.dim() else 1
     if isinstance(batch, Mapping):

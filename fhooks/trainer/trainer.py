@@ -62,7 +62,12 @@ class Trainer:
 
     Arguments keep Lightning's names and defaults. ``callbacks`` is a list of hooks
     (functional hooks and ``Callback`` instances alike), composed in order with
-    :func:`~fhooks.sequence`.
+    :func:`~fhooks.sequence`; a progress bar, a model summary, a ``ModelCheckpoint``
+    and a ``CSVLogger`` are added unless turned off, as in Lightning.
+
+    >>> trainer = Trainer(max_epochs=3, default_root_dir="runs")
+    >>> [type(c).__name__ for c in trainer.callbacks], trainer.logger
+    (['TQDMProgressBar', 'ModelSummary', 'ModelCheckpoint'], CSVLogger('runs', name='lightning_logs', version=None))
     """
 
     def __init__(
