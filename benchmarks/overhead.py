@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import importlib.util
 import io
 import math
@@ -127,7 +128,7 @@ def fhooks_trainer(stack: bool, bar: bool = False) -> Callable:
     return run
 
 
-def lightning_trainer(data, directory) -> None:
+def lightning_trainer(data, directory, bar: bool = False) -> None:
     import lightning as L
     from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 
@@ -147,9 +148,10 @@ def lightning_trainer(data, directory) -> None:
 
     callbacks = [EarlyStopping("loss", patience=1000, check_on_train_epoch_end=True),
                  ModelCheckpoint(dirpath=directory, every_n_train_steps=500, save_top_k=-1)]
-    trainer = L.Trainer(max_epochs=1, callbacks=callbacks, logger=False, enable_progress_bar=False,
+    trainer = L.Trainer(max_epochs=1, callbacks=callbacks, logger=False, enable_progress_bar=bar,
                         enable_model_summary=False, accelerator="cpu", log_every_n_steps=50, num_sanity_val_steps=0)
-    trainer.fit(LitModule(), data)
+    with contextlib.redirect_stdout(_Terminal()) if bar else contextlib.nullcontext():
+        trainer.fit(LitModule(), data)
 
 
 def ignite_trainer(data, directory) -> None:
@@ -232,6 +234,7 @@ def main() -> None:
     }
     if importlib.util.find_spec("lightning"):
         variants["lightning, typical stack"] = lightning_trainer
+        variants["lightning, typical stack + tqdm bar"] = functools.partial(lightning_trainer, bar=True)
     if importlib.util.find_spec("ignite"):
         variants["ignite, typical stack"] = ignite_trainer
     timings = measure(variants, steps, rounds)
@@ -252,6 +255,9 @@ def main() -> None:
     bar = paired(timings["fhooks, typical stack + tqdm bar"], timings["fhooks, typical stack"])
     typical = statistics.median(timings["fhooks, typical stack"])
     print(f"tqdm bar (refresh_rate=1): {bar:+.1f} us/step, {100 * bar / typical:+.1f}% per step")
+    if "lightning, typical stack + tqdm bar" in timings:
+        lightning_bar = paired(timings["lightning, typical stack + tqdm bar"], timings["lightning, typical stack"])
+        print(f"lightning's tqdm bar (refresh_rate=1): {lightning_bar:+.1f} us/step")
     print(f"fold of 100,000 events through a 5-hook expression: {fold_seconds():.3f} s")
 
 
