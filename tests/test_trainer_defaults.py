@@ -293,3 +293,27 @@ class TestRunInfo:
         with pytest.raises(RuntimeError):
             trainer.fit(FailsAtThird(), loader())
         assert trainer.dispatcher.state == (2,)
+
+
+class TestMetricsBetweenRuns:
+    def test_each_evaluation_run_starts_with_no_metrics_as_lightning(self):
+        trainer = quiet(max_epochs=1, logger=Recorder())
+        module = Regressor()
+        trainer.fit(module, loader(), loader(n=16))
+        assert sorted(trainer.callback_metrics) == ["loss", "val_loss"]
+        trainer.validate(module, loader(n=16))
+        assert sorted(trainer.callback_metrics) == sorted(trainer.logged_metrics) == ["val_loss"]
+        trainer.test(module, loader(n=16))
+        assert sorted(trainer.callback_metrics) == sorted(trainer.logged_metrics) == ["test_loss"]
+        assert trainer.global_step == 8  # counters are kept
+
+    def test_logged_metrics_fill_without_a_logger_and_carry_no_epoch_column(self):
+        class Logs(Regressor):
+            def training_step(self, batch, batch_idx):
+                loss = super().training_step(batch, batch_idx)
+                self.log("train_loss", loss)
+                return loss
+
+        trainer = quiet(max_epochs=1, logger=False, log_every_n_steps=1)
+        trainer.fit(Logs(), loader(), loader(n=16))
+        assert sorted(trainer.logged_metrics) == ["train_loss", "val_loss"]  # as Lightning's

@@ -288,7 +288,7 @@ def _log_step(trainer: Any) -> None:
     logs = trainer.step_logs
     every = trainer.log_every_n_steps
     stepped = trainer.global_step != trainer.log_step
-    if every and trainer.loggers and stepped and ((trainer.log_step + 1) % every == 0 or trainer.should_stop):
+    if every and stepped and ((trainer.log_step + 1) % every == 0 or trainer.should_stop):
         trainer.log_metrics(logs)
     trainer.callback_metrics.update((k, float(v)) for k, v in logs.items())
 
@@ -341,8 +341,8 @@ def _validate_in_fit(trainer: Any, module: Any) -> None:
 
 
 def _flush_epoch_logs(trainer: Any) -> None:
-    if trainer.loggers and trainer.epoch_logs.values:
-        trainer.log_metrics({**trainer.epoch_logs.means(), "epoch": trainer.current_epoch})
+    if trainer.epoch_logs.values:
+        trainer.log_metrics(trainer.epoch_logs.means())
 
 
 # -- evaluation -----------------------------------------------------------------------------------
@@ -382,8 +382,8 @@ def _run_eval(trainer: Any, module: Any, stage: str, loaders: list[Any], limit_o
     metrics = means.means()
     trainer.epoch_logs = saved_logs
     d.emit(f"{prefix}_end", stage, metrics=metrics if stage == "sanity_check" else frozendict(trainer.callback_metrics))
-    if stage != "sanity_check" and trainer.loggers and metrics:
-        trainer.log_metrics({**metrics, "epoch": trainer.current_epoch})
+    if stage != "sanity_check" and metrics:
+        trainer.log_metrics(metrics)
     return metrics
 
 

@@ -195,6 +195,11 @@ class Trainer:
         self.batch_start_rng: torch.Tensor | None = None
         self.scaler: Any = None
 
+    def _reset_metrics(self) -> None:
+        """A new validate/test/predict run starts with no metrics, as in Lightning (counters are kept)."""
+        self.callback_metrics = {}
+        self.logged_metrics = {}
+
     # -- what users read ------------------------------------------------------------------------
     @property
     def hook(self) -> HookLike:
@@ -270,17 +275,19 @@ class Trainer:
         self.stop_reasons.append(reason)
 
     def log_metrics(self, metrics: Mapping[str, Any], step: int | None = None) -> None:
-        """Send metrics to every logger and to ``logged_metrics`` (what a ``Log`` effect does).
+        """Send metrics to ``logged_metrics`` and every logger (what a ``Log`` effect does).
 
-        Tensors become Python numbers. Without a ``step`` the row gets an ``epoch`` column and
+        Tensors become Python numbers. Without a ``step`` the logger's row gets an ``epoch`` column and
         Lightning's step: while training, the optimizer steps taken before the current batch
         (so the rows of the 50th batch say 49), else the global step. Each logger saves after.
         """
         values = {k: v.item() if isinstance(v, torch.Tensor) else v for k, v in metrics.items()}
+        self.logged_metrics.update(values)
+        if not self.loggers:
+            return
         if step is None:
             values.setdefault("epoch", self.current_epoch)
             step = self.global_step if self.log_step is None else self.log_step
-        self.logged_metrics.update(values)
         for logger in self.loggers:
             logger.log_metrics(values, step)
         self._tell_loggers("save")
@@ -389,6 +396,7 @@ class Trainer:
     def predict(self, model: torch.nn.Module, dataloaders: Any = None,
                 ckpt_path: str | os.PathLike[str] | None = None) -> list[Any]:
         """Run ``predict_step`` over every batch; returns the predictions in order."""
+        self._reset_metrics()
         with self._attached(model):
             self.dispatcher = Dispatcher(self, self.hook, model)
             return loop.predict(self, model, dataloaders, ckpt_path)
@@ -396,6 +404,7 @@ class Trainer:
     def _evaluate(self, stage: str, model: torch.nn.Module, dataloaders: Any, ckpt_path: Any) -> list[dict[str, float]]:
         if stage == "test" and not callable(getattr(model, "test_step", None)):
             raise MisconfigurationError(f"Trainer.test: {type(model).__name__} has no test_step method")
+        self._reset_metrics()
         with self._attached(model):
             self.dispatcher = Dispatcher(self, self.hook, model)
             return loop.evaluate(self, stage, model, dataloaders, ckpt_path)
