@@ -239,12 +239,10 @@ class TestFiles:
         assert effects == (SaveCheckpoint("/c/epoch=0-step=2.ckpt"),)
 
     def test_existing_files_get_versions_and_survive(self):
-        # a trainer may list the files already in the directory as RunInfo.existing_checkpoints
-        class Info(RunInfo):
-            existing_checkpoints = ("/c/last.ckpt", "/c/epoch=0-step=2.ckpt")
-
-        events = [attrs.evolve(e, data=Info(**attrs.asdict(e.data, recurse=False))) if isinstance(e.data, RunInfo)
-                  else e for e in fit_events([1, 2])]
+        # the trainer lists the files already in the directory as RunInfo.existing_checkpoints
+        existing = ("/c/last.ckpt", "/c/epoch=0-step=2.ckpt")
+        events = [attrs.evolve(e, data=attrs.evolve(e.data, existing_checkpoints=existing))
+                  if isinstance(e.data, RunInfo) else e for e in fit_events([1, 2])]
         _, effects = fold(model_checkpoint(save_last=True), events)
         assert effects == (SaveCheckpoint("/c/epoch=0-step=2-v1.ckpt"), SaveCheckpoint("/c/last-v1.ckpt"),
                            SaveCheckpoint("/c/epoch=1-step=4.ckpt"), RemoveCheckpoint("/c/epoch=0-step=2-v1.ckpt"),

@@ -317,3 +317,33 @@ class TestMetricsBetweenRuns:
         trainer = quiet(max_epochs=1, logger=False, log_every_n_steps=1)
         trainer.fit(Logs(), loader(), loader(n=16))
         assert sorted(trainer.logged_metrics) == ["train_loss", "val_loss"]  # as Lightning's
+
+
+class TestCheckpointsAlreadyOnDisk:
+    def test_a_second_run_in_the_same_folder_versions_its_files_and_loses_none(self, tmp_path):
+        def run():
+            checkpoint = ModelCheckpoint(dirpath=str(tmp_path / "ckpts"), save_last=True)
+            Trainer(callbacks=[checkpoint], max_epochs=1, logger=False, enable_progress_bar=False,
+                    enable_model_summary=False).fit(Regressor(), loader())
+            return checkpoint
+
+        first = run()
+        before = {p.name: p.read_bytes() for p in (tmp_path / "ckpts").iterdir()}
+        second = run()
+        names = sorted(p.name for p in (tmp_path / "ckpts").iterdir())
+        assert names == ["epoch=0-step=8-v1.ckpt", "epoch=0-step=8.ckpt", "last-v1.ckpt", "last.ckpt"]  # Lightning's
+        assert all((tmp_path / "ckpts" / name).read_bytes() == data for name, data in before.items())
+        assert (first.best_model_path, second.best_model_path) == (
+            str(tmp_path / "ckpts" / "epoch=0-step=8.ckpt"), str(tmp_path / "ckpts" / "epoch=0-step=8-v1.ckpt"))
+
+    def test_resuming_keeps_managing_the_files_of_the_run_it_resumes(self, tmp_path):
+        folder = tmp_path / "ckpts"
+
+        def run(max_epochs, ckpt_path=None):
+            checkpoint = ModelCheckpoint(dirpath=str(folder), save_last=True)
+            Trainer(callbacks=[checkpoint], max_epochs=max_epochs, logger=False, enable_progress_bar=False,
+                    enable_model_summary=False).fit(Regressor(), loader(), ckpt_path=ckpt_path)
+
+        run(1)
+        run(2, ckpt_path=folder / "last.ckpt")
+        assert sorted(p.name for p in folder.iterdir()) == ["epoch=1-step=16.ckpt", "last.ckpt"]

@@ -90,6 +90,23 @@ def children(hook: HookLike) -> tuple[HookLike, ...]:
     return tuple(getattr(hook, "children", ()))
 
 
+def instances(hooks: Iterable[HookLike], kind: type | tuple[type, ...]) -> list[Any]:
+    """Every instance of ``kind`` anywhere in the expressions ``hooks``, in the order they run.
+
+    >>> from fhooks.core import sequence, every_n
+    >>> a = Hook(0, lambda s, e: (s, ()), name="a")
+    >>> instances([sequence(a, every_n(2, a))], Hook) == [a, a]
+    True
+    """
+    found, stack = [], list(reversed(list(hooks)))
+    while stack:
+        hook = stack.pop()
+        if isinstance(hook, kind):
+            found.append(hook)
+        stack.extend(reversed(children(hook)))
+    return found
+
+
 def shape(hook: HookLike) -> str:
     """The structure of a hook expression, the part a saved state must match.
 

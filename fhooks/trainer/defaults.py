@@ -15,7 +15,7 @@ import os
 from datetime import timedelta
 from typing import Any
 
-from fhooks.core.hook import HookLike, children
+from fhooks.core.hook import HookLike, instances
 from fhooks.errors import InvalidArgument, MisconfigurationError
 from fhooks.hooks.model_checkpoint import ModelCheckpoint as ModelCheckpointHook
 from fhooks.hooks.model_summary import ModelSummaryHook
@@ -26,22 +26,11 @@ from fhooks.hooks.timer import TimerHook, timer
 _CHECKPOINTS = (ModelCheckpointHook, OnExceptionHook)
 
 
-def _found(hooks: list[HookLike], kind: type | tuple[type, ...]) -> list[Any]:
-    """Every instance of ``kind`` anywhere in the expressions ``hooks``, outermost first."""
-    found, stack = [], list(reversed(hooks))
-    while stack:
-        hook = stack.pop()
-        if isinstance(hook, kind):
-            found.append(hook)
-        stack.extend(reversed(children(hook)))
-    return found
-
-
 def _progress_bar(callbacks: list[HookLike], enabled: bool) -> tuple[list[HookLike], bool]:
     """The bar to add (none or ``TQDMProgressBar()``) and whether the run's bar is rich."""
     from fhooks.callbacks.progress import TQDMProgressBar
 
-    bars = _found(callbacks, ProgressHook)
+    bars = instances(callbacks, ProgressHook)
     names = [repr(bar.source or bar) for bar in bars]  # the ProgressBar class a hook came from, if any
     if len(bars) > 1:
         raise MisconfigurationError(f"Trainer: {len(bars)} progress bars in callbacks ({', '.join(names)}); keep one")
@@ -64,13 +53,13 @@ def default_callbacks(callbacks: list[HookLike], *, max_time: float | None, chec
     from fhooks.callbacks.model_summary import ModelSummary, RichModelSummary
 
     added: list[HookLike] = []
-    if max_time is not None and not _found(callbacks, TimerHook):
+    if max_time is not None and not instances(callbacks, TimerHook):
         added.append(timer(timedelta(seconds=max_time), interval="step"))
     bar, rich = _progress_bar(callbacks, progress_bar)
     added += bar
-    if model_summary and not _found(callbacks, ModelSummaryHook):
+    if model_summary and not instances(callbacks, ModelSummaryHook):
         added.append(RichModelSummary() if rich else ModelSummary())
-    has_checkpoint = bool(_found(callbacks, _CHECKPOINTS))
+    has_checkpoint = bool(instances(callbacks, _CHECKPOINTS))
     if has_checkpoint and not checkpointing:
         raise MisconfigurationError("Trainer: enable_checkpointing=False but a checkpoint callback "
                                     "(ModelCheckpoint or OnExceptionCheckpoint) is in callbacks; remove one of the two")

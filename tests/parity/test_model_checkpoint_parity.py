@@ -136,3 +136,53 @@ def test_link_points_where_lightning_points(tmp_path):
     theirs = run_lightning(kwargs, script, str(tmp_path / "lightning"))
     ours = run_fhooks(kwargs, script, str(tmp_path / "fhooks"))
     assert os.readlink(ours.last_model_path) == os.readlink(theirs.last_model_path) == "epoch=1-step=4.ckpt"
+
+
+class Plain(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.layer = torch.nn.Linear(2, 1)
+
+    def training_step(self, batch, batch_idx):
+        return torch.nn.functional.mse_loss(self.layer(batch[0]), batch[1])
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=0.01)
+
+
+def lightning_plain():
+    class LitPlain(Plain, L.LightningModule):
+        pass
+
+    return LitPlain()
+
+
+def two_runs(folder, fit, resume):
+    """Two fits writing to one folder: the second either a fresh run or a resume from ``last.ckpt``."""
+    fit(folder, 1, None)
+    fit(folder, 2 if resume else 1, os.path.join(folder, "last.ckpt") if resume else None)
+    return sorted(os.listdir(folder))
+
+
+def fit_fhooks(folder, epochs, ckpt_path):
+    trainer = fhooks.Trainer(callbacks=[ModelCheckpoint(dirpath=folder, save_last=True)], max_epochs=epochs,
+                             logger=False, enable_progress_bar=False, enable_model_summary=False)
+    trainer.fit(Plain(), data(4), ckpt_path=ckpt_path)
+
+
+def fit_lightning(folder, epochs, ckpt_path):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        trainer = L.Trainer(callbacks=[L.pytorch.callbacks.ModelCheckpoint(dirpath=folder, save_last=True)],
+                            max_epochs=epochs, logger=False, enable_progress_bar=False, enable_model_summary=False,
+                            accelerator="cpu")
+        trainer.fit(lightning_plain(), data(4), ckpt_path=ckpt_path)
+
+
+@pytest.mark.parametrize("resume", [False, True], ids=["a second run", "a resumed run"])
+def test_files_already_in_the_folder(tmp_path, resume):
+    ours = two_runs(str(tmp_path / "fhooks"), fit_fhooks, resume)
+    theirs = two_runs(str(tmp_path / "lightning"), fit_lightning, resume)
+    assert ours == theirs
+    assert ours == (["epoch=1-step=8.ckpt", "last.ckpt"] if resume else
+                    ["epoch=0-step=4-v1.ckpt", "epoch=0-step=4.ckpt", "last-v1.ckpt", "last.ckpt"])
