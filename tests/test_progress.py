@@ -222,3 +222,24 @@ class TestLightningFacts:
             bar.trainer
         _, trainer = run_fit([bar], epochs=1, val=0)
         assert bar.trainer is trainer and isinstance(torch.tensor(0), torch.Tensor)
+
+
+class TestHeldBackUpdates:
+    def test_the_latest_count_is_drawn_before_another_bar_starts(self, monkeypatch):
+        monkeypatch.setenv("FHOOKS_PROGRESS_MININTERVAL", "3600")  # every update after the first is held back
+        text, _ = run_fit([TQDMProgressBar()], epochs=1)
+        train = counts(text, "Epoch 0:")
+        # the start, the first update, then the held-back 7/7 drawn as validation starts, then the close
+        assert train[:3] == ["0/7", "1/7", "7/7"] and train[-1] == "7/7"
+        flushed = frames(text, "Epoch 0:")[2]
+        assert re.search(r"loss=\d+\.\d+\]$", flushed)  # the metrics of the last drawn update are kept
+
+    def test_a_held_back_update_keeps_no_reference_to_the_step(self):
+        from fhooks.display.plain_renderer import Renderer
+
+        renderer = Renderer(TqdmStyle(), mininterval=3600.0)
+        renderer.apply = lambda effect, ctx: None
+        big = torch.ones(1000)
+        renderer.draw(Render("train", "update", 1, 7, "Epoch 0", step_metrics={"loss": big}), object())
+        renderer.draw(Render("train", "update", 2, 7, "Epoch 0", step_metrics={"loss": big}), object())
+        assert renderer.pending == {"train": (2, 7, "Epoch 0")}

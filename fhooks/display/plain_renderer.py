@@ -48,6 +48,7 @@ class PlainBar:
         self.started = time.monotonic()
         self.last_line = -math.inf
         self.last_text: tuple[Any, ...] = ()
+        self.postfix: Mapping[str, Any] = {}
         self.reset(total, description)
 
     def reset(self, total: int | None, description: str) -> None:
@@ -68,14 +69,19 @@ class PlainBar:
             self.last_text = same
             print(self.line(count, postfix), file=sys.stdout, flush=True)
 
-    def update(self, count: int, total: int | None, description: str, postfix: Mapping[str, Any],
+    def update(self, count: int, total: int | None, description: str, postfix: Mapping[str, Any] | None,
                final: bool = False) -> None:
-        """Print a line now if ``final`` or if ``interval`` seconds passed since the last one."""
+        """Print a line now if ``final`` or if ``interval`` seconds passed since the last one.
+
+        ``postfix=None`` keeps the metrics of the last update.
+        """
         self.count, self.total, self.description = count, total, description
+        if postfix is not None:
+            self.postfix = postfix
         now = time.monotonic()
         if final or now - self.last_line >= self.interval:
             self.last_line = now
-            self._print(count, postfix)
+            self._print(count, self.postfix)
 
     def close(self) -> None:
         """Nothing to clear: lines stay."""
@@ -86,21 +92,23 @@ class Renderer:
 
     ``start`` and ``close`` always draw (after any update held back); an ``update``
     that comes sooner than ``mininterval`` after the last redraw waits for the next one.
-    Subclasses implement :meth:`apply`.
+    A held-back update keeps only its counts, not the effect: holding the effect would
+    keep the step's tensors alive into the next batch, which costs more than the bar.
+    Subclasses implement :meth:`apply` and :meth:`advance`.
     """
 
     def __init__(self, style: Any, mininterval: float) -> None:
         self.style = style
         self.mininterval = mininterval
         self.last_draw = -math.inf
-        self.pending: dict[str, tuple[Any, Any]] = {}
+        self.pending: dict[str, tuple[int, int | None, str]] = {}
 
     def draw(self, effect: Any, ctx: Any) -> None:
         """Carry out one :class:`~fhooks.hooks.progress.Render`."""
         if effect.action == "update":
             now = time.monotonic()
             if now - self.last_draw < self.mininterval:
-                self.pending[effect.bar] = (effect, ctx)
+                self.pending[effect.bar] = (effect.count, effect.total, effect.description)
                 return
             self.last_draw = now
             if self.pending:
@@ -109,12 +117,16 @@ class Renderer:
             return
         if self.pending:
             held, self.pending = self.pending, {}
-            for bar, (update, update_ctx) in held.items():
+            for bar, (count, total, description) in held.items():
                 if bar != effect.bar:
-                    self.apply(update, update_ctx)
+                    self.advance(bar, count, total, description)
         self.apply(effect, ctx)
 
     def apply(self, effect: Any, ctx: Any) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def advance(self, bar: str, count: int, total: int | None, description: str) -> None:  # pragma: no cover
+        """Move ``bar`` to a held-back count, its metrics left as last drawn."""
         raise NotImplementedError
 
 
