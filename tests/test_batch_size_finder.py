@@ -47,7 +47,7 @@ class Hungry(Regressor):
 
 def prime(ctx):
     module, opt = ctx.module, ctx.trainer.optimizers[0]
-    x, y = regression_data(8)[:]
+    x, y = (t.to(ctx.trainer.device) for t in regression_data(8)[:])
     torch.nn.functional.mse_loss(module(x), y).backward()
     opt.step()
 

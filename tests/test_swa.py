@@ -122,7 +122,7 @@ class TestBatchNorm:
         module = Line(bn=True)
         trainer = fit(module, [StochasticWeightAveraging(0.05, swa_epoch_start=3)])
         x = torch.cat([b[0] for b in loader(n=32, batch_size=8)])
-        torch.testing.assert_close(module.bn.running_mean, x.mean(0))
+        torch.testing.assert_close(module.bn.running_mean.cpu(), x.mean(0))
         assert trainer.current_epoch == 5  # no extra epoch, unlike Lightning
 
 
