@@ -27,7 +27,7 @@ per-step column) becomes a ``train_batch_end``; after each epoch's rows come the
 validation events (if the epoch has *epoch rows*) and ``train_epoch_end``. Every
 event carries the latest value of every column seen so far (Lightning's
 ``callback_metrics``). ``event.step`` is the row's ``step`` plus ``step_offset``
-(Lightning's CSVLogger writes ``global_step - 1``); without a ``step`` column it is
+(Lightning's CSVLogger and the fhooks trainer write ``global_step - 1``); without a ``step`` column it is
 ``epoch + 1``. A stop ends the replay after the epoch in which it was asked for.
 """
 

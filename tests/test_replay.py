@@ -160,3 +160,32 @@ class TestRealLightningCSV:
                         tmp_path / "lightning_logs" / "version_0" / "metrics.csv")
         assert sorted(report.kept_checkpoints) == sorted(p.name for p in (tmp_path / "ck").iterdir())
         assert report.state.best_model_score == float(mc.best_model_score)
+
+
+class TestReplayOfAnFhooksRun:
+    def test_the_default_logs_of_a_real_run_replay_to_its_decisions(self, tmp_path):
+        torch = pytest.importorskip("torch")
+        from fhooks import Trainer
+        from fhooks.callbacks import EarlyStopping, ModelCheckpoint
+        from tests.models import Regressor, loader
+
+        class Scripted(Regressor):
+            """Validation losses from a script, so the run stops and keeps known checkpoints."""
+
+            script = [5.0, 3.0, 4.0, 2.0, 2.5, 2.6, 2.7, 1.0]
+
+            def validation_step(self, batch, batch_idx):
+                return {"val_loss": torch.tensor(self.script[self.trainer.current_epoch])}
+
+        def expression():
+            return [ModelCheckpoint(monitor="val_loss", save_top_k=2), EarlyStopping("val_loss", patience=2)]
+
+        trainer = Trainer(callbacks=expression(), max_epochs=8, default_root_dir=tmp_path, num_sanity_val_steps=0,
+                          enable_progress_bar=False, enable_model_summary=False)
+        trainer.fit(Scripted(), loader(n=32), loader(n=16))
+        kept = sorted(p.name for p in (tmp_path / "lightning_logs" / "version_0" / "checkpoints").iterdir())
+
+        report = replay(sequence(*expression()), tmp_path / "lightning_logs" / "version_0" / "metrics.csv")
+        assert (report.stopped_epoch, trainer.current_epoch - 1) == (5, 5)  # best 2.0 at epoch 3, patience 2
+        assert sorted(report.kept_checkpoints) == kept == ["epoch=3-step=16.ckpt", "epoch=4-step=20.ckpt"]
+        assert report.stop_reasons == tuple(trainer.stop_reasons)
