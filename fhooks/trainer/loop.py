@@ -113,6 +113,7 @@ def fit(trainer: Any, module: Any, train_loaders: Any, val_loaders: Any, ckpt_pa
         trainer.finalize_loggers("success")
     except BaseException as exc:
         trainer.training = False
+        trainer.log_step = None
         trainer.handling_exception = True
         try:
             d.emit("exception", data=exc, batch_idx=trainer.batches_done)
@@ -449,7 +450,8 @@ def predict(trainer: Any, module: Any, loaders: Any, ckpt_path: Any) -> list[Any
             module.load_state_dict(ckpt.read(ckpt_path)["state_dict"])
         step_fn = getattr(module, "predict_step", None)
         trainer.predict_dataloaders = found
-        d.emit("setup", "predict", data=trainer.run_info(num_predict_batches=_eval_total(found, trainer.limits["predict"])))
+        total = _eval_total(found, trainer.limits["predict"])
+        d.emit("setup", "predict", data=trainer.run_info(num_predict_batches=total))
         module.eval()
         d.emit("predict_start", "predict")
         d.emit("predict_epoch_start", "predict")
