@@ -347,3 +347,23 @@ class TestCheckpointsAlreadyOnDisk:
         run(1)
         run(2, ckpt_path=folder / "last.ckpt")
         assert sorted(p.name for p in folder.iterdir()) == ["epoch=1-step=16.ckpt", "last.ckpt"]
+
+
+class TestLogArguments:
+    class Logs(Regressor):
+        def training_step(self, batch, batch_idx):
+            loss = super().training_step(batch, batch_idx)
+            self.log("shown", loss, prog_bar=True)
+            self.log("private", loss * 2, logger=False)
+            self.log("both", loss, on_step=True, on_epoch=True, prog_bar=True, logger=False)
+            return loss
+
+    def test_logger_false_stays_out_of_the_loggers_and_prog_bar_is_listed(self):
+        logger = Recorder()
+        trainer = quiet(max_epochs=1, logger=logger, log_every_n_steps=4)
+        trainer.fit(self.Logs(), loader())
+        logged = {key for call in logger.calls if call[0] == "log_metrics" for key in call[1]}
+        assert logged == {"shown", "epoch"}
+        assert {"private", "both", "both_step"} <= set(trainer.callback_metrics)  # still seen by hooks
+        assert sorted(trainer.progress_bar_metrics) == ["both", "both_step", "shown"]
+        assert trainer.progress_bar_metrics["shown"] == trainer.callback_metrics["shown"]

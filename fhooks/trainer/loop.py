@@ -300,7 +300,7 @@ def _log_step(trainer: Any) -> None:
     every = trainer.log_every_n_steps
     stepped = trainer.global_step != trainer.log_step
     if every and stepped and ((trainer.log_step + 1) % every == 0 or trainer.should_stop):
-        trainer.log_metrics(logs)
+        trainer.log_metrics(trainer.loggable(logs))
     trainer.callback_metrics.update((k, float(v)) for k, v in logs.items())
 
 
@@ -353,7 +353,7 @@ def _validate_in_fit(trainer: Any, module: Any) -> None:
 
 def _flush_epoch_logs(trainer: Any) -> None:
     if trainer.epoch_logs.values:
-        trainer.log_metrics(trainer.epoch_logs.means())
+        trainer.log_metrics(trainer.loggable(trainer.epoch_logs.means()))
 
 
 # -- evaluation -----------------------------------------------------------------------------------
@@ -394,7 +394,7 @@ def _run_eval(trainer: Any, module: Any, stage: str, loaders: list[Any], limit_o
     trainer.epoch_logs = saved_logs
     d.emit(f"{prefix}_end", stage, metrics=metrics if stage == "sanity_check" else frozendict(trainer.callback_metrics))
     if stage != "sanity_check" and metrics:
-        trainer.log_metrics(metrics)
+        trainer.log_metrics(trainer.loggable(metrics))
     return metrics
 
 

@@ -187,6 +187,8 @@ class Trainer:
         self.train_means = EpochMeans()
         self.epoch_logs = EpochMeans()
         self.step_logs: dict[str, Any] = {}
+        self.unlogged_names: set[str] = set()
+        self.prog_bar_names: set[str] = set()
         self.stage = "fit"
         self.handling_exception = False
         self.extra_state: dict[str, Any] = {}
@@ -283,7 +285,7 @@ class Trainer:
         """
         values = {k: v.item() if isinstance(v, torch.Tensor) else v for k, v in metrics.items()}
         self.logged_metrics.update(values)
-        if not self.loggers:
+        if not self.loggers or not values:
             return
         if step is None:
             values.setdefault("epoch", self.current_epoch)
@@ -331,17 +333,38 @@ class Trainer:
     # -- Lightning-style logging for modules ----------------------------------------------------
     def module_log(self, name: str, value: Any, prog_bar: bool = False, logger: bool = True,
                    on_step: bool | None = None, on_epoch: bool | None = None, **_: Any) -> None:
-        """``self.log(name, value)`` inside a module: step values in training, epoch means elsewhere."""
+        """``self.log(name, value)`` inside a module: step values in training, epoch means elsewhere.
+
+        ``logger=False`` keeps the value out of the loggers (it still reaches ``callback_metrics``);
+        ``prog_bar=True`` lists it in :attr:`progress_bar_metrics`.
+        """
         in_train = self.training and not self.sanity_checking
         on_step = in_train if on_step is None else on_step
         on_epoch = (not in_train) if on_epoch is None else on_epoch
         if isinstance(value, torch.Tensor):
             value = value.detach()
+        keys = []
         if on_step:
-            key = f"{name}_step" if on_epoch else name
-            self.step_logs[key] = value
+            keys.append(f"{name}_step" if on_epoch else name)
+            self.step_logs[keys[-1]] = value
         if on_epoch:
+            keys.append(name)
             self.epoch_logs.add({name: value})
+        if not logger:
+            self.unlogged_names.update(keys)
+        if prog_bar:
+            self.prog_bar_names.update(keys)
+
+    @property
+    def progress_bar_metrics(self) -> dict[str, float]:
+        """The latest values the module logged with ``prog_bar=True``, as Lightning's attribute."""
+        return {k: self.callback_metrics[k] for k in self.prog_bar_names if k in self.callback_metrics}
+
+    def loggable(self, values: Mapping[str, Any]) -> Mapping[str, Any]:
+        """``values`` without those the module logged with ``logger=False``."""
+        if not self.unlogged_names:
+            return values
+        return {k: v for k, v in values.items() if k not in self.unlogged_names}
 
     def module_log_dict(self, values: Mapping[str, Any], **kwargs: Any) -> None:
         """``self.log_dict(values)`` inside a module."""
