@@ -3,10 +3,11 @@
 Every variant trains the same tiny MLP (32-64-1, batch 32, SGD) on the same pre-built
 batches with one CPU thread. Runs alternate variant by variant, round after round, so
 drift of the machine cancels; the report gives the median microseconds per step, the
-ratio to the hand-written loop, and each trainer's overhead (its time minus the hand
-loop's). A last line times a fold of 100,000 events through a 5-hook expression.
+ratio to the hand-written loop, and each overhead as the median of round-by-round
+differences (its time minus the hand loop's). A last line times a fold of 100,000
+events through a 5-hook expression. docs/benchmarks.md has the figures.
 
-    python benchmarks/overhead.py            # about a minute
+    python benchmarks/overhead.py            # about two minutes
     python benchmarks/overhead.py --quick    # a smoke run
 """
 
