@@ -238,7 +238,7 @@ class TestSuggestionAndPlot:
         with pytest.raises(ImportError) as info:
             result.plot(suggest=True)
         assert str(info.value) == ("LRFinderResult.plot: needs matplotlib, which is not installed; "
-                                   "install it with `pip install matplotlib`")
+                                   "install it with `pip install 'fhooks[plot]'` (or `pip install matplotlib`)")
 
     def test_plot_saves_a_png(self, tmp_path):
         pytest.importorskip("matplotlib")

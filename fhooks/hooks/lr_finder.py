@@ -261,7 +261,7 @@ class LRFinderResult:
             import matplotlib.pyplot as plt
         except ImportError as exc:
             raise ImportError("LRFinderResult.plot: needs matplotlib, which is not installed; "
-                              "install it with `pip install matplotlib`") from exc
+                              "install it with `pip install 'fhooks[plot]'` (or `pip install matplotlib`)") from exc
         fig, ax = plt.subplots() if ax is None else (ax.figure, ax)
         ax.plot(self.lrs, self.losses)
         if self.mode == "exponential":
