@@ -234,12 +234,21 @@ class TestHeldBackUpdates:
         flushed = frames(text, "Epoch 0:")[2]
         assert re.search(r"loss=\d+\.\d+\]$", flushed)  # the metrics of the last drawn update are kept
 
-    def test_a_held_back_update_keeps_no_reference_to_the_step(self):
+    def test_a_held_back_update_keeps_no_reference_to_the_batch(self):
+        import gc
+        import weakref
+
         from fhooks.display.plain_renderer import Renderer
+        from fhooks.trainer.interpret import Context
 
         renderer = Renderer(TqdmStyle(), mininterval=3600.0)
         renderer.apply = lambda effect, ctx: None
-        big = torch.ones(1000)
-        renderer.draw(Render("train", "update", 1, 7, "Epoch 0", step_metrics={"loss": big}), object())
-        renderer.draw(Render("train", "update", 2, 7, "Epoch 0", step_metrics={"loss": big}), object())
-        assert renderer.pending == {"train": (2, 7, "Epoch 0")}
+        batch = torch.ones(1000)
+        seen = weakref.ref(batch)
+        event = Event("train_batch_end", data=BatchData(batch))
+        renderer.draw(Render("train", "update", 1, 7, "Epoch 0"), Context("trainer", "module", event))
+        renderer.draw(Render("train", "update", 2, 7, "Epoch 0"), Context("trainer", "module", event))
+        del batch, event
+        gc.collect()
+        assert seen() is None
+        assert [(e.count, trainer) for e, trainer, _ in renderer.pending.values()] == [(2, "trainer")]

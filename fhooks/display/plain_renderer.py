@@ -17,6 +17,8 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from fhooks.trainer.interpret import Context
+
 
 def plain_interval() -> float:
     """Seconds between two progress lines of one bar (``FHOOKS_PROGRESS_INTERVAL``, default 5)."""
@@ -48,7 +50,6 @@ class PlainBar:
         self.started = time.monotonic()
         self.last_line = -math.inf
         self.last_text: tuple[Any, ...] = ()
-        self.postfix: Mapping[str, Any] = {}
         self.reset(total, description)
 
     def reset(self, total: int | None, description: str) -> None:
@@ -69,19 +70,14 @@ class PlainBar:
             self.last_text = same
             print(self.line(count, postfix), file=sys.stdout, flush=True)
 
-    def update(self, count: int, total: int | None, description: str, postfix: Mapping[str, Any] | None,
+    def update(self, count: int, total: int | None, description: str, postfix: Mapping[str, Any],
                final: bool = False) -> None:
-        """Print a line now if ``final`` or if ``interval`` seconds passed since the last one.
-
-        ``postfix=None`` keeps the metrics of the last update.
-        """
+        """Print a line now if ``final`` or if ``interval`` seconds passed since the last one."""
         self.count, self.total, self.description = count, total, description
-        if postfix is not None:
-            self.postfix = postfix
         now = time.monotonic()
         if final or now - self.last_line >= self.interval:
             self.last_line = now
-            self._print(count, self.postfix)
+            self._print(count, postfix)
 
     def close(self) -> None:
         """Nothing to clear: lines stay."""
@@ -92,23 +88,23 @@ class Renderer:
 
     ``start`` and ``close`` always draw (after any update held back); an ``update``
     that comes sooner than ``mininterval`` after the last redraw waits for the next one.
-    A held-back update keeps only its counts, not the effect: holding the effect would
-    keep the step's tensors alive into the next batch, which costs more than the bar.
-    Subclasses implement :meth:`apply` and :meth:`advance`.
+    A held-back update keeps the effect with the trainer and module, not the event's
+    context: that would keep the batch and its outputs alive into the next step.
+    Subclasses implement :meth:`apply`.
     """
 
     def __init__(self, style: Any, mininterval: float) -> None:
         self.style = style
         self.mininterval = mininterval
         self.last_draw = -math.inf
-        self.pending: dict[str, tuple[int, int | None, str]] = {}
+        self.pending: dict[str, tuple[Any, Any, Any]] = {}
 
     def draw(self, effect: Any, ctx: Any) -> None:
         """Carry out one :class:`~fhooks.hooks.progress.Render`."""
         if effect.action == "update":
             now = time.monotonic()
             if now - self.last_draw < self.mininterval:
-                self.pending[effect.bar] = (effect.count, effect.total, effect.description)
+                self.pending[effect.bar] = (effect, ctx.trainer, ctx.module)
                 return
             self.last_draw = now
             if self.pending:
@@ -117,16 +113,12 @@ class Renderer:
             return
         if self.pending:
             held, self.pending = self.pending, {}
-            for bar, (count, total, description) in held.items():
+            for bar, (update, trainer, module) in held.items():
                 if bar != effect.bar:
-                    self.advance(bar, count, total, description)
+                    self.apply(update, Context(trainer, module, ctx.event))
         self.apply(effect, ctx)
 
     def apply(self, effect: Any, ctx: Any) -> None:  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def advance(self, bar: str, count: int, total: int | None, description: str) -> None:  # pragma: no cover
-        """Move ``bar`` to a held-back count, its metrics left as last drawn."""
         raise NotImplementedError
 
 

@@ -91,12 +91,6 @@ class RichRenderer(Renderer):
             self.progress.stop()
         self.progress, self.tasks = None, {}
 
-    def advance(self, bar: str, count: int, total: int | None, description: str) -> None:
-        task = self.tasks.get(bar)
-        if task is not None:
-            self._progress().update(task, completed=count, total=total, description=description)
-            self.progress.refresh()
-
     def apply(self, effect: Any, ctx: Any) -> None:
         name, action = effect.bar, effect.action
         if name == "all":

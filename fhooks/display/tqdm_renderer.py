@@ -48,7 +48,7 @@ class TqdmBar:
         self.bar.set_description(description, refresh=False)
         self.bar.reset(total=total)
 
-    def update(self, count: int, total: int | None, description: str, postfix: Mapping[str, Any] | None,
+    def update(self, count: int, total: int | None, description: str, postfix: Mapping[str, Any],
                final: bool = False) -> None:
         bar = self.bar
         if bar.total != total:
@@ -96,11 +96,6 @@ class TqdmRenderer(Renderer):
         bars, self.bars = self.bars, {}
         for bar in bars.values():
             bar.close()
-
-    def advance(self, bar: str, count: int, total: int | None, description: str) -> None:
-        drawn = self.bars.get(bar)
-        if drawn is not None:
-            drawn.update(count, total, description, None)
 
     def apply(self, effect: Any, ctx: Any) -> None:
         name, action = effect.bar, effect.action

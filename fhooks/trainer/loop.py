@@ -279,9 +279,10 @@ def _train_batch(trainer: Any, module: Any, batch: Any, batch_idx: int, last: bo
             d.emit("after_backward", batch_idx=batch_idx)
         if last or (batch_idx + 1) % accumulate == 0:
             _optimizer_step(trainer, optimizer, batch_idx, heard)
+        values["loss"] = value = loss.detach()  # one graph-free copy for the means, the metrics and the outputs
         trainer.train_means.add(values, batch_size(batch))
         if "train_batch_end" in heard:
-            outputs = {**values, "loss": scaled.detach()}
+            outputs = {**values, "loss": value / accumulate if accumulate > 1 else value}
     if trainer.step_logs:
         values = {**values, **trainer.step_logs}
         _log_step(trainer)

@@ -108,7 +108,7 @@ class EpochMeans:
 
     def add(self, values: Mapping[str, Any], weight: int = 1) -> None:
         for name, value in values.items():
-            if isinstance(value, torch.Tensor):
+            if isinstance(value, torch.Tensor) and value.requires_grad:
                 value = value.detach()
             items = self.values.get(name)
             if items is None:
