@@ -17,7 +17,7 @@ from fhooks.core.events import EVENT_KINDS, Event
 from fhooks.core.frozendict import EMPTY
 from fhooks.core.hook import HookLike
 from fhooks.core.lambda_hook import keyword_for
-from fhooks.trainer.interpret import HANDLERS, Context, Decision, interpret
+from fhooks.trainer.interpret import Context, Decision, interpret
 
 _MODULE_FIRST = frozenset({"train_epoch_end", "validation_epoch_end", "test_epoch_end"})
 
@@ -74,7 +74,4 @@ class Dispatcher:
         for effect in effects:
             if effect.recorded:
                 self.decisions.append(Decision(event, effect))
-            handler = HANDLERS.get(type(effect))  # interpret(), inlined: a bar's render comes every batch
-            if handler is None:
-                interpret(effect, ctx)  # raises, naming the effect
-            handler(effect, ctx)
+            interpret(effect, ctx)

@@ -139,9 +139,17 @@ def _existing_files(trainer: Any) -> tuple[str, ...]:
                         for name in os.listdir(folder)))
 
 
-def _eval_total(loaders: list[Any], limit: int | float) -> int | None:
-    """Batches of one evaluation epoch over ``loaders`` under ``limit``; None when a length is not known."""
-    counts = [limited(_length(loader), limit) for loader in loaders]
+def _eval_batches(loader: Any, limit: int | float, at_most: int | None = None) -> int | None:
+    """Batches an evaluation runs of ``loader`` under ``limit`` and ``at_most``; None when not known."""
+    count = limited(_length(loader), limit)
+    if at_most is None:
+        return count
+    return at_most if count is None else min(count, at_most)
+
+
+def _eval_total(loaders: list[Any], limit: int | float, at_most: int | None = None) -> int | None:
+    """Batches of one evaluation epoch over ``loaders``; None when a length is not known."""
+    counts = [_eval_batches(loader, limit, at_most) for loader in loaders]
     return None if None in counts else sum(counts)
 
 
@@ -150,8 +158,7 @@ def _sanity_total(trainer: Any) -> int:
     steps = trainer.num_sanity_val_steps
     if not steps or trainer.fast_dev_run:
         return 0
-    counts = [limited(_length(v), trainer.limits["validate"]) for v in trainer.val_loaders]
-    return sum(steps if n is None else n if steps == -1 else min(n, steps) for n in counts)
+    return _eval_total(trainer.val_loaders, trainer.limits["validate"], None if steps == -1 else steps) or 0
 
 
 def _reload_train_loader(trainer: Any, module: Any) -> None:
@@ -373,9 +380,7 @@ def _run_eval(trainer: Any, module: Any, stage: str, loaders: list[Any], limit_o
     d.emit(f"{prefix}_epoch_start", stage)
     with torch.no_grad():
         for idx, loader in enumerate(loaders):
-            count = limited(_length(loader), limit)
-            if limit_override is not None:
-                count = limit_override if count is None else min(count, limit_override)
+            count = _eval_batches(loader, limit, limit_override)
             for batch_idx, batch in enumerate(loader):
                 if count is not None and batch_idx >= count:
                     break

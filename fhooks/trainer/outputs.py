@@ -139,24 +139,29 @@ class EpochMeans:
         return means
 
 
+def _is_scalar_tensor(value: Any) -> bool:
+    return isinstance(value, torch.Tensor) and value.dim() == 0
+
+
+def _stacked_dot(scalars: list[tuple[torch.Tensor, int]]) -> torch.Tensor:
+    """``sum(value * weight)`` of scalar tensors as one float64 tensor on their device (no host sync)."""
+    values = torch.stack([v for v, _ in scalars]).double()
+    return values.dot(torch.tensor([w for _, w in scalars], dtype=torch.float64, device=values.device))
+
+
 def _collapsed(items: list[tuple[Any, int]]) -> tuple[Any, int]:
     """One ``(mean, total weight)`` pair for ``items``; the mean stays a float64 tensor when all are scalar tensors."""
     total = sum(w for _, w in items)
-    if all(isinstance(v, torch.Tensor) and v.dim() == 0 for v, _ in items):
-        values = torch.stack([v for v, _ in items]).double()
-        return values.dot(torch.tensor([w for _, w in items], dtype=torch.float64, device=values.device)) / total, total
+    if all(_is_scalar_tensor(v) for v, _ in items):
+        return _stacked_dot(items) / total, total
     return _weighted_sum(items) / total, total
 
 
 def _weighted_sum(items: list[tuple[Any, int]]) -> float:
     """``sum(value * weight)`` in float64: scalar tensors in one stacked product, other values one by one."""
-    scalars = [(v, w) for v, w in items if isinstance(v, torch.Tensor) and v.dim() == 0]
-    total = sum(as_float(v) * w for v, w in items if not (isinstance(v, torch.Tensor) and v.dim() == 0))
-    if scalars:
-        values = torch.stack([v for v, _ in scalars]).double()
-        weights = torch.tensor([w for _, w in scalars], dtype=torch.float64, device=values.device)
-        total += float(values.dot(weights))
-    return total
+    scalars = [(v, w) for v, w in items if _is_scalar_tensor(v)]
+    total = sum(as_float(v) * w for v, w in items if not _is_scalar_tensor(v))
+    return total + float(_stacked_dot(scalars)) if scalars else total
 
 
 def batch_size(batch: Any) -> int:
