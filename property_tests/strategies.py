@@ -167,15 +167,31 @@ leaves = st.sampled_from(POOL) | st.sampled_from(STOPPERS)  # stop rules twice a
 predicates = st.sampled_from(PREDICATES)
 
 
+#: Kinds a filter over a hook that hears every kind may count (those the streams carry).
+COUNTABLE_KINDS = ("train_batch_end", "train_epoch_end", "validation_end", "fit_start")
+
+
+def kinds_for(hook: Any) -> st.SearchStrategy[str | None]:
+    """The ``kind=`` a filter over ``hook`` may take: None when it hears one kind (or none), else one it hears."""
+    if hook.kinds is not None and len(hook.kinds) <= 1:
+        return st.none() | st.sampled_from(sorted(hook.kinds)) if hook.kinds else st.none()
+    return st.sampled_from(sorted(hook.kinds) if hook.kinds is not None else COUNTABLE_KINDS)
+
+
+def filtered(factory: Callable[..., Any], *args: st.SearchStrategy[Any]) -> Callable[[Any], st.SearchStrategy[Any]]:
+    """``hook -> factory(*drawn args, hook, kind=a kind it may count)``, for ``flatmap``."""
+    return lambda hook: st.builds(factory, *args, st.just(hook), kind=kinds_for(hook))
+
+
 def _extend(inner: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
     some = st.lists(inner, min_size=1, max_size=3)
     return st.one_of(
         st.lists(inner, max_size=3).map(lambda hs: sequence(*hs)),
         st.builds(when, predicates, inner),
-        st.builds(every_n, st.integers(1, 3), inner),
-        st.builds(once, inner),
-        st.builds(after, st.integers(0, 3), inner),
-        st.builds(until, predicates, inner),
+        inner.flatmap(filtered(every_n, st.integers(1, 3))),
+        inner.flatmap(filtered(once)),
+        inner.flatmap(filtered(after, st.integers(0, 3))),
+        inner.flatmap(filtered(until, predicates)),
         st.builds(map_effects, st.sampled_from(EFFECT_MAPS), inner),
         some.map(lambda hs: any_of(*hs)),
         some.map(lambda hs: all_of(*hs)),

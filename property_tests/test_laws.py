@@ -20,6 +20,7 @@ from property_tests.strategies import (
     both,
     count_batches,
     expressions,
+    kinds_for,
     never,
     predicates,
     stop_after_3_epochs,
@@ -33,6 +34,24 @@ def per_event(hook: Any, events: list[Event]) -> list[tuple[Any, ...]]:
 
 def heard(hook: Any, events: list[Event]) -> list[Event]:
     return [e for e in events if hook.kinds is None or e.kind in hook.kinds]
+
+
+def counted(hook: Any, kind: str | None) -> str | None:
+    """The kind a filter over ``hook`` counts: ``kind``, else the one it hears."""
+    return kind if kind is not None else next(iter(hook.kinds or ()), None)
+
+
+def thinned(hook: Any, events: list[Event], kind: str | None, keep: Any) -> list[Event]:
+    """The events ``hook`` hears, those of the counted kind kept when ``keep(i, event)`` (i counts them from 0)."""
+    kind, out, i = counted(hook, kind), [], 0
+    for e in heard(hook, events):
+        if e.kind != kind:
+            out.append(e)
+            continue
+        if keep(i, e):
+            out.append(e)
+        i += 1
+    return out
 
 
 def assert_behaves_as(a: Any, b: Any, events: list[Event]) -> None:
@@ -74,9 +93,11 @@ class TestSequence:
 
 
 class TestFilterLaws:
-    @given(expressions, streams)
-    def test_every_n_1_is_identity(self, h, events):
-        assert_behaves_as(every_n(1, h), h, events)
+    """Each filter law, with a ``kind=`` drawn from those the hook may count."""
+
+    @given(expressions, streams, st.data())
+    def test_every_n_1_is_identity(self, h, events, data):
+        assert_behaves_as(every_n(1, h, kind=data.draw(kinds_for(h))), h, events)
 
     @given(expressions, streams)
     def test_when_always_is_identity(self, h, events):
@@ -87,51 +108,63 @@ class TestFilterLaws:
     def test_when_nests_as_and(self, p, q, h, events):
         assert same(list(scan(when(p, when(q, h)), events)), list(scan(when(both(p, q), h), events)))
 
-    @given(expressions, streams)
-    def test_after_0_is_identity(self, h, events):
-        assert_behaves_as(after(0, h), h, events)
+    @given(expressions, streams, st.data())
+    def test_after_0_is_identity(self, h, events, data):
+        assert_behaves_as(after(0, h, kind=data.draw(kinds_for(h))), h, events)
 
-    @given(expressions, streams)
-    def test_until_never_is_identity(self, h, events):
-        assert_behaves_as(until(never, h), h, events)
+    @given(expressions, streams, st.data())
+    def test_until_never_is_identity(self, h, events, data):
+        assert_behaves_as(until(never, h, kind=data.draw(kinds_for(h))), h, events)
 
-    @given(expressions, streams)
-    def test_until_always_is_silent(self, h, events):
-        assert fold(until(always, h), events)[1] == ()
+    @given(expressions, streams, st.data())
+    def test_until_always_drops_the_counted_kind(self, h, events, data):
+        kind = data.draw(kinds_for(h))
+        assert_behaves_as(until(always, h, kind=kind), when(lambda e: e.kind != counted(h, kind), h), events)
+        if h.kinds is not None and len(h.kinds) <= 1:
+            assert fold(until(always, h, kind=kind), events)[1] == ()
 
-    @given(expressions, streams)
-    def test_once_is_idempotent(self, h, events):
-        assert_behaves_as(once(once(h)), once(h), events)
+    @given(expressions, streams, st.data())
+    def test_once_is_idempotent(self, h, events, data):
+        kind = data.draw(kinds_for(h))
+        assert_behaves_as(once(once(h, kind=kind), kind=kind), once(h, kind=kind), events)
 
-    @given(st.integers(0, 3), st.integers(0, 3), expressions, streams)
-    def test_after_adds(self, j, k, h, events):
-        assert_behaves_as(after(j, after(k, h)), after(j + k, h), events)
+    @given(st.integers(0, 3), st.integers(0, 3), expressions, streams, st.data())
+    def test_after_adds(self, j, k, h, events, data):
+        kind = data.draw(kinds_for(h))
+        assert_behaves_as(after(j, after(k, h, kind=kind), kind=kind), after(j + k, h, kind=kind), events)
 
-    @given(st.integers(1, 3), st.integers(1, 3), expressions, streams)
-    def test_every_n_multiplies(self, m, n, h, events):
-        assert_behaves_as(every_n(m, every_n(n, h)), every_n(m * n, h), events)
+    @given(st.integers(1, 3), st.integers(1, 3), expressions, streams, st.data())
+    def test_every_n_multiplies(self, m, n, h, events, data):
+        kind = data.draw(kinds_for(h))
+        assert_behaves_as(every_n(m, every_n(n, h, kind=kind), kind=kind), every_n(m * n, h, kind=kind), events)
 
 
 class TestFiltersAgainstReference:
-    """Each filter equals folding the inner hook over the sub-stream it lets through."""
+    """Each filter equals folding the inner hook over the sub-stream it lets through:
+    the counted kind thinned, the hook's other kinds untouched."""
 
-    @given(st.integers(1, 4), expressions, streams)
-    def test_every_n(self, n, h, events):
-        assert same(fold(every_n(n, h), events)[1], fold(h, heard(h, events)[n - 1 :: n])[1])
+    @given(st.integers(1, 4), expressions, streams, st.data())
+    def test_every_n(self, n, h, events, data):
+        kind = data.draw(kinds_for(h))
+        expected = fold(h, thinned(h, events, kind, lambda i, e: (i + 1) % n == 0))[1]
+        assert same(fold(every_n(n, h, kind=kind), events)[1], expected)
 
-    @given(st.integers(0, 5), expressions, streams)
-    def test_after(self, k, h, events):
-        assert same(fold(after(k, h), events)[1], fold(h, heard(h, events)[k:])[1])
+    @given(st.integers(0, 5), expressions, streams, st.data())
+    def test_after(self, k, h, events, data):
+        kind = data.draw(kinds_for(h))
+        assert same(fold(after(k, h, kind=kind), events)[1], fold(h, thinned(h, events, kind, lambda i, e: i >= k))[1])
 
-    @given(expressions, streams)
-    def test_once(self, h, events):
-        assert same(fold(once(h), events)[1], fold(h, heard(h, events)[:1])[1])
+    @given(expressions, streams, st.data())
+    def test_once(self, h, events, data):
+        kind = data.draw(kinds_for(h))
+        assert same(fold(once(h, kind=kind), events)[1], fold(h, thinned(h, events, kind, lambda i, e: i == 0))[1])
 
-    @given(predicates, expressions, streams)
-    def test_until(self, p, h, events):
-        seen = heard(h, events)
-        first = next((i for i, e in enumerate(seen) if p(e)), len(seen))
-        assert same(fold(until(p, h), events)[1], fold(h, seen[:first])[1])
+    @given(predicates, expressions, streams, st.data())
+    def test_until(self, p, h, events, data):
+        kind = data.draw(kinds_for(h))
+        of_kind = [e for e in heard(h, events) if e.kind == counted(h, kind)]
+        first = next((i for i, e in enumerate(of_kind) if p(e)), len(of_kind))
+        assert same(fold(until(p, h, kind=kind), events)[1], fold(h, thinned(h, events, kind, lambda i, e: i < first))[1])
 
     @given(predicates, expressions, streams)
     def test_when(self, p, h, events):

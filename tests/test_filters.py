@@ -23,6 +23,7 @@ def count(n, event):
 
 log = on("train_epoch_end", log_epoch)
 counter = stateful(0, count, kinds="train_epoch_end", name="counter")
+two_kinds = on(["train_epoch_end", "fit_end"], log_epoch)
 epochs = [Event("train_epoch_end", epoch=i) for i in range(7)]
 
 
@@ -39,10 +40,10 @@ class TestEveryN:
         mixed = [e for i in range(4) for e in (Event("fit_start"), Event("train_epoch_end", epoch=i))]
         assert logged(every_n(2, log), mixed) == [1, 3]
 
-    def test_kind_counts_that_kind_only(self):
+    def test_kind_counts_that_kind_only_and_lets_other_kinds_through(self):
         hook = every_n(2, on(["train_epoch_end", "fit_end"], log_epoch), kind="train_epoch_end")
-        assert hook.kinds == {"train_epoch_end"}
-        assert logged(hook, [*epochs[:4], Event("fit_end", epoch=9)]) == [1, 3]
+        assert hook.kinds == {"train_epoch_end", "fit_end"}
+        assert logged(hook, [Event("fit_end", epoch=8), *epochs[:4], Event("fit_end", epoch=9)]) == [8, 1, 3, 9]
 
     def test_state(self):
         assert every_n(2, counter).init == CountState(0, 0)
@@ -77,7 +78,8 @@ class TestEveryN:
         ("hook", "text"),
         [
             (every_n(2, counter), "every_n(2, counter)"),
-            (every_n(3, counter, kind="train_epoch_end"), "every_n(3, counter, kind='train_epoch_end')"),
+            (every_n(3, counter, kind="train_epoch_end"), "every_n(3, counter)"),
+            (every_n(3, two_kinds, kind="fit_end"), "every_n(3, on('fit_end', 'train_epoch_end', log_epoch), kind='fit_end')"),
         ],
     )
     def test_repr(self, hook, text):
@@ -85,6 +87,72 @@ class TestEveryN:
 
     def test_shape(self):
         assert shape(every_n(2, counter)) == "every_n(counter)"
+
+
+class TestKindRule:
+    """A filter counts one kind: the one its hook hears, or ``kind=``, required when it hears several."""
+
+    stream = [Event("fit_start", epoch=7), *epochs[:4], Event("fit_end", epoch=9)]
+    three_kinds = on(["fit_start", "train_epoch_end", "fit_end"], log_epoch)
+
+    @pytest.mark.parametrize(
+        ("build", "call"),
+        [
+            (lambda h: every_n(2, h), "every_n(2, hook, kind='train_epoch_end')"),
+            (lambda h: after(1, h), "after(1, hook, kind='train_epoch_end')"),
+            (lambda h: once(h), "once(hook, kind='train_epoch_end')"),
+            (lambda h: until(epoch_ge_2, h), "until(pred, hook, kind='train_epoch_end')"),
+        ],
+    )
+    def test_kind_required_when_the_hook_hears_several(self, build, call):
+        name = call.partition("(")[0]
+        with pytest.raises(InvalidArgument) as info:
+            build(self.three_kinds)
+        assert str(info.value) == (
+            f"{name}: on('fit_end', 'fit_start', 'train_epoch_end', log_epoch) hears several event kinds "
+            f"(fit_end, fit_start, train_epoch_end); say which one to count: {call}"
+        )
+
+    def test_kind_required_when_the_hook_hears_every_kind(self):
+        anything = stateful(0, count, name="anything")
+        with pytest.raises(InvalidArgument) as info:
+            once(anything)
+        assert str(info.value) == (
+            "once: anything hears every event kind; say which one to count: once(hook, kind='train_epoch_end')"
+        )
+
+    def test_suggests_a_kind_the_hook_hears(self):
+        with pytest.raises(InvalidArgument, match=r"say which one to count: every_n\(3, hook, kind='fit_end'\)$"):
+            every_n(3, on(["fit_start", "fit_end"], log_epoch))
+
+    @pytest.mark.parametrize(
+        ("build", "seen"),
+        [
+            (lambda h: every_n(2, h, kind="train_epoch_end"), [7, 1, 3, 9]),
+            (lambda h: after(1, h, kind="train_epoch_end"), [7, 1, 2, 3, 9]),
+            (lambda h: once(h, kind="train_epoch_end"), [7, 0, 9]),
+            (lambda h: until(epoch_ge_2, h, kind="train_epoch_end"), [7, 0, 1, 9]),
+            (lambda h: once(h, kind="fit_end"), [7, 0, 1, 2, 3, 9]),
+        ],
+    )
+    def test_other_kinds_pass_unfiltered(self, build, seen):
+        assert logged(build(self.three_kinds), self.stream) == seen
+
+    def test_until_asks_pred_only_about_the_counted_kind(self):
+        asked = []
+
+        def pred(event):
+            asked.append(event.kind)
+            return False
+
+        fold(until(pred, self.three_kinds, kind="train_epoch_end"), self.stream)
+        assert asked == ["train_epoch_end"] * 4
+
+    @pytest.mark.parametrize("build", [once, lambda h, kind: after(1, h, kind=kind),
+                                       lambda h, kind: until(epoch_ge_2, h, kind=kind)])
+    def test_rejects_kind_the_hook_never_hears(self, build):
+        with pytest.raises(InvalidArgument, match=r"never hears kind 'fit_end' \(it hears train_epoch_end\)$"):
+            build(log, kind="fit_end")
 
 
 class TestAfter:

@@ -1,6 +1,10 @@
 """Event filters over time, as Ignite's: every n-th, once, after k, until a predicate.
 
-Counters are 1-based and count only the events the inner hook hears.
+Counters are 1-based. A filter counts one event kind: the one its inner hook
+hears, or ``kind=``, which is required when the hook hears several kinds (a
+``model_checkpoint`` hears ``setup``, ``train_epoch_end``, ``validation_end``...).
+Events of the hook's other kinds reach it unfiltered, so it still sets itself
+up and finishes; only the counted kind is thinned.
 
 >>> from fhooks.core.fold import fold
 >>> from fhooks.core.events import Event
@@ -26,6 +30,43 @@ from fhooks.core.serialize import state_class
 from fhooks.errors import InvalidArgument
 
 
+def counted_kind(hook: HookLike, kind: str | None, call: str) -> str | None:
+    """The event kind a filter over ``hook`` counts: ``kind``, else the one kind ``hook`` hears.
+
+    ``call`` is the filter's call as the user would write it, e.g. ``"every_n(2, hook, kind=...)"``.
+
+    >>> from fhooks.core import on
+    >>> counted_kind(on("fit_end", print), None, "once(hook, kind=...)")
+    'fit_end'
+    >>> counted_kind(on(["fit_start", "fit_end"], print), None, "once(hook, kind=...)")
+    Traceback (most recent call last):
+    ...
+    fhooks.errors.InvalidArgument: once: ... hears several event kinds (fit_end, fit_start); ... once(hook, kind='fit_end')
+
+    Raises:
+        InvalidArgument: ``kind`` is unknown or never heard by ``hook``, or ``kind`` is
+            None and ``hook`` hears several kinds (or every kind).
+    """
+    where = call.partition("(")[0]
+    kinds = hook.kinds
+    if kind is not None:
+        check_kind(kind, where)
+        if kinds is not None and kind not in kinds:
+            raise InvalidArgument(f"{where}: {hook!r} never hears kind {kind!r} (it hears {', '.join(sorted(kinds))})")
+        return kind
+    if kinds is not None and len(kinds) <= 1:
+        return next(iter(kinds), None)
+    hears = "every event kind" if kinds is None else f"several event kinds ({', '.join(sorted(kinds))})"
+    example = "train_epoch_end" if kinds is None or "train_epoch_end" in kinds else min(kinds)
+    raise InvalidArgument(f"{where}: {hook!r} hears {hears}; "
+                          f"say which one to count: {call.replace('...', repr(example))}")
+
+
+def _kind_repr(hook: HookLike, kind: str | None) -> str:
+    """``, kind='...'`` when the hook hears more than the counted kind, else nothing."""
+    return "" if kind is None or hook.kinds == {kind} else f", kind={kind!r}"
+
+
 @state_class
 class CountState:
     """How many heard events a filter has counted, and the inner hook's state."""
@@ -36,7 +77,7 @@ class CountState:
 
 @attrs.frozen(repr=False)
 class EveryN:
-    """``hook`` sees the n-th, 2n-th, ... of the events it hears (or of ``kind``)."""
+    """``hook`` sees the n-th, 2n-th, ... event of ``kind``, and every event of its other kinds."""
 
     n: int
     hook: HookLike
@@ -44,31 +85,30 @@ class EveryN:
     shape_name = "every_n"
 
     children = When.children
+    kinds = When.kinds
 
     @property
     def init(self) -> CountState:
         return CountState(0, self.hook.init)
 
-    @property
-    def kinds(self) -> frozenset[str] | None:
-        return frozenset((self.kind,)) if self.kind else self.hook.kinds
-
     def step(self, state: CountState, event: Event) -> tuple[CountState, Effects]:
-        count = state.count + 1
-        if count % self.n:
-            return CountState(count, state.inner), NO_EFFECTS
+        count = state.count
+        if event.kind == self.kind:
+            count += 1
+            if count % self.n:
+                return CountState(count, state.inner), NO_EFFECTS
         inner, effects = self.hook.step(state.inner, event)
         return CountState(count, inner), effects
 
     def __repr__(self) -> str:
-        kind = f", kind={self.kind!r}" if self.kind else ""
-        return f"every_n({self.n}, {self.hook!r}{kind})"
+        return f"every_n({self.n}, {self.hook!r}{_kind_repr(self.hook, self.kind)})"
 
 
 def every_n(n: int, hook: HookLike, *, kind: str | None = None) -> EveryN:
-    """Let ``hook`` see only the n-th, 2n-th, ... event it hears; with ``kind``, of that kind only.
+    """Let ``hook`` see only the n-th, 2n-th, ... event of ``kind`` (default: the one kind it hears).
 
-    Law: ``every_n(1, h)`` behaves as ``h``.
+    Events of the hook's other kinds pass unfiltered. Laws: ``every_n(1, h, kind=k)``
+    behaves as ``h``; ``every_n(m, every_n(n, h, kind=k), kind=k)`` as ``every_n(m * n, h, kind=k)``.
 
     >>> from fhooks.core import Event, Log, fold, on
     >>> log = on("train_batch_end", lambda e: Log({"step": e.step}))
@@ -79,25 +119,33 @@ def every_n(n: int, hook: HookLike, *, kind: str | None = None) -> EveryN:
     ...
     fhooks.errors.InvalidArgument: every_n: n=0 must be a positive int
 
+    A hook that hears several kinds needs ``kind=``:
+
+    >>> from fhooks.hooks import model_checkpoint
+    >>> every_n(2, model_checkpoint(monitor="val_loss"))
+    Traceback (most recent call last):
+    ...
+    fhooks.errors.InvalidArgument: every_n: ... hears several event kinds (...); ... every_n(2, hook, kind='train_epoch_end')
+    >>> every_n(2, model_checkpoint(monitor="val_loss"), kind="train_epoch_end")  # saves at every 2nd epoch end
+    every_n(2, model_checkpoint(monitor='val_loss'), kind='train_epoch_end')
+
     Raises:
-        InvalidArgument: ``n`` is not a positive int, or ``hook`` never hears ``kind``.
+        InvalidArgument: ``n`` is not a positive int; ``hook`` never hears ``kind``;
+            ``kind`` is missing and ``hook`` hears several kinds.
     """
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise InvalidArgument(f"every_n: n={n!r} must be a positive int")
     check_hook(hook, "every_n")
-    if kind is not None:
-        check_kind(kind, "every_n")
-        if hook.kinds is not None and kind not in hook.kinds:
-            raise InvalidArgument(f"every_n: {hook!r} never hears kind {kind!r} (it hears {', '.join(sorted(hook.kinds))})")
-    return EveryN(n, hook, kind)
+    return EveryN(n, hook, counted_kind(hook, kind, f"every_n({n}, hook, kind=...)"))
 
 
 @attrs.frozen(repr=False)
 class After:
-    """``hook`` sees the events it hears after the first ``k`` of them."""
+    """``hook`` sees the events of ``kind`` after the first ``k`` of them, and every event of its other kinds."""
 
     k: int
     hook: HookLike
+    kind: str | None = None
     shape_name = "after"
 
     children = When.children
@@ -105,33 +153,42 @@ class After:
     init = EveryN.init
 
     def step(self, state: CountState, event: Event) -> tuple[CountState, Effects]:
-        if state.count < self.k:
+        if event.kind == self.kind and state.count < self.k:
             return CountState(state.count + 1, state.inner), NO_EFFECTS
         inner, effects = self.hook.step(state.inner, event)
         return CountState(state.count, inner), effects
 
     def __repr__(self) -> str:
-        return f"after({self.k}, {self.hook!r})"
+        return f"after({self.k}, {self.hook!r}{_kind_repr(self.hook, self.kind)})"
 
 
-def after(k: int, hook: HookLike) -> After:
-    """Skip the first ``k`` events ``hook`` hears; let it see the rest. ``after(0, h)`` behaves as ``h``.
+def after(k: int, hook: HookLike, *, kind: str | None = None) -> After:
+    """Skip the first ``k`` events of ``kind`` (default: the one kind ``hook`` hears); let it see the rest.
+
+    Events of the hook's other kinds pass unfiltered. Laws: ``after(0, h, kind=k)`` behaves
+    as ``h``; ``after(j, after(i, h, kind=k), kind=k)`` as ``after(j + i, h, kind=k)``.
 
     >>> from fhooks.core import Event, Log, fold, on
     >>> log = on("train_epoch_end", lambda e: Log({"epoch": e.epoch}))
     >>> fold(after(2, log), [Event("train_epoch_end", epoch=i) for i in range(4)])[1]
     (Log({'epoch': 2}), Log({'epoch': 3}))
+
+    Raises:
+        InvalidArgument: ``k`` is not an int >= 0; ``hook`` never hears ``kind``;
+            ``kind`` is missing and ``hook`` hears several kinds.
     """
     if isinstance(k, bool) or not isinstance(k, int) or k < 0:
         raise InvalidArgument(f"after: k={k!r} must be an int >= 0")
-    return After(k, check_hook(hook, "after"))
+    check_hook(hook, "after")
+    return After(k, hook, counted_kind(hook, kind, f"after({k}, hook, kind=...)"))
 
 
 @attrs.frozen(repr=False)
 class Once:
-    """``hook`` sees only the first event it hears."""
+    """``hook`` sees only the first event of ``kind``, and every event of its other kinds."""
 
     hook: HookLike
+    kind: str | None = None
     shape_name = "once"
 
     children = When.children
@@ -139,32 +196,46 @@ class Once:
     init = EveryN.init
 
     def step(self, state: CountState, event: Event) -> tuple[CountState, Effects]:
-        if state.count:
-            return state, NO_EFFECTS
+        count = state.count
+        if event.kind == self.kind:
+            if count:
+                return state, NO_EFFECTS
+            count = 1
         inner, effects = self.hook.step(state.inner, event)
-        return CountState(1, inner), effects
+        return CountState(count, inner), effects
 
     def __repr__(self) -> str:
-        return f"once({self.hook!r})"
+        return f"once({self.hook!r}{_kind_repr(self.hook, self.kind)})"
 
 
-def once(hook: HookLike) -> Once:
-    """Let ``hook`` see only the first event it hears.
+def once(hook: HookLike, *, kind: str | None = None) -> Once:
+    """Let ``hook`` see only the first event of ``kind`` (default: the one kind it hears).
+
+    Events of the hook's other kinds pass unfiltered. Law: ``once(once(h, kind=k), kind=k)``
+    behaves as ``once(h, kind=k)``.
 
     >>> from fhooks.core import Event, Log, fold, on
     >>> log = on("train_epoch_end", lambda e: Log({"epoch": e.epoch}))
     >>> fold(once(log), [Event("train_epoch_end", epoch=i) for i in range(4)])[1]
     (Log({'epoch': 0}),)
+
+    Raises:
+        InvalidArgument: ``hook`` never hears ``kind``; ``kind`` is missing and ``hook`` hears several kinds.
     """
-    return Once(check_hook(hook, "once"))
+    check_hook(hook, "once")
+    return Once(hook, counted_kind(hook, kind, "once(hook, kind=...)"))
 
 
 @attrs.frozen(repr=False)
 class Until:
-    """``hook`` sees events until the first one for which ``pred`` holds, then none."""
+    """``hook`` sees events of ``kind`` until the first one for which ``pred`` holds, then none of them.
+
+    Events of the hook's other kinds pass unfiltered.
+    """
 
     pred: Callable[[Event], bool]
     hook: HookLike
+    kind: str | None = None
     shape_name = "until"
 
     children = When.children
@@ -172,21 +243,32 @@ class Until:
     init = EveryN.init
 
     def step(self, state: CountState, event: Event) -> tuple[CountState, Effects]:
-        if state.count or self.pred(event):
-            return (state if state.count else CountState(1, state.inner)), NO_EFFECTS
+        count = state.count
+        if event.kind == self.kind and (count or self.pred(event)):
+            return (state if count else CountState(1, state.inner)), NO_EFFECTS
         inner, effects = self.hook.step(state.inner, event)
-        return CountState(0, inner), effects
+        return CountState(count, inner), effects
 
     def __repr__(self) -> str:
-        return f"until({fn_name(self.pred)}, {self.hook!r})"
+        return f"until({fn_name(self.pred)}, {self.hook!r}{_kind_repr(self.hook, self.kind)})"
 
 
-def until(pred: Callable[[Event], bool], hook: HookLike) -> Until:
-    """Let ``hook`` see events until ``pred(event)`` first holds; from that event on, none.
+def until(pred: Callable[[Event], bool], hook: HookLike, *, kind: str | None = None) -> Until:
+    """Let ``hook`` see events of ``kind`` (default: the one kind it hears) until ``pred(event)`` first holds.
+
+    From that event on it sees none of that kind; ``pred`` is asked only about events of
+    ``kind``, and the hook's other kinds pass unfiltered. Laws: ``until(never, h, kind=k)``
+    behaves as ``h``; ``until(always, h)`` is silent for a hook that hears one kind.
 
     >>> from fhooks.core import Event, Log, fold, on
     >>> log = on("train_epoch_end", lambda e: Log({"epoch": e.epoch}))
     >>> fold(until(lambda e: e.epoch == 2, log), [Event("train_epoch_end", epoch=i) for i in range(4)])[1]
     (Log({'epoch': 0}), Log({'epoch': 1}))
+
+    Raises:
+        InvalidArgument: ``pred`` is not callable; ``hook`` never hears ``kind``;
+            ``kind`` is missing and ``hook`` hears several kinds.
     """
-    return Until(check_callable(pred, "until", "pred"), check_hook(hook, "until"))
+    check_callable(pred, "until", "pred")
+    check_hook(hook, "until")
+    return Until(pred, hook, counted_kind(hook, kind, "until(pred, hook, kind=...)"))

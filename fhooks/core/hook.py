@@ -95,7 +95,7 @@ def instances(hooks: Iterable[HookLike], kind: type | tuple[type, ...]) -> list[
 
     >>> from fhooks.core import sequence, every_n
     >>> a = Hook(0, lambda s, e: (s, ()), name="a")
-    >>> instances([sequence(a, every_n(2, a))], Hook) == [a, a]
+    >>> instances([sequence(a, every_n(2, a, kind="fit_end"))], Hook) == [a, a]
     True
     """
     found, stack = [], list(reversed(list(hooks)))
@@ -112,7 +112,7 @@ def shape(hook: HookLike) -> str:
 
     >>> from fhooks.core import sequence, every_n
     >>> a = Hook(0, lambda s, e: (s, ()), name="a")
-    >>> shape(sequence(every_n(2, a), a))
+    >>> shape(sequence(every_n(2, a, kind="fit_end"), a))
     'sequence(every_n(a), a)'
     """
     name = getattr(hook, "shape_name", None) or (hook.name if isinstance(hook, Hook) else type(hook).__name__)
