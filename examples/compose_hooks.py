@@ -3,7 +3,7 @@
 The stream is what a trainer would emit for a run whose validation loss falls,
 then stalls. The expression logs every second epoch, saves a checkpoint when the
 loss is the best so far, and stops on a plateau or a time budget, whichever
-comes first. ``scan`` shows what it decides, event by event:
+comes first. ``scan`` shows what it decides, event by event. Runtime: under half a second:
 
     python examples/compose_hooks.py
 """

@@ -53,6 +53,11 @@ def test_the_testing_page_shows_the_example_file_verbatim():
 DOCS = ROOT / "docs"
 
 
+def test_the_index_lists_every_example():
+    index = (DOCS / "index.md").read_text()
+    assert [name for name in scripts() if f"examples/{name}" not in index] == []
+
+
 def test_the_index_links_every_page():
     index = (DOCS / "index.md").read_text()
     linked = set(re.findall(r"\]\(([^)#]+\.md)\)", index))
