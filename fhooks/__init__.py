@@ -51,6 +51,7 @@ from fhooks.core import (
 )
 from fhooks.core.events import OptimizerInfo, RunInfo
 from fhooks.replay import replay
+from fhooks.replay_sweep import sweep
 
 __version__ = "0.1.0"
 
@@ -104,6 +105,7 @@ __all__ = [
     "shape",
     "state_class",
     "stateful",
+    "sweep",
     "to_data",
     "until",
     "when",

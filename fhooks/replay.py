@@ -34,6 +34,7 @@ event carries the latest value of every column seen so far (Lightning's
 from __future__ import annotations
 
 import csv
+import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -75,6 +76,8 @@ class ReplayReport:
     kept_checkpoints: tuple[str, ...]
     state: Any = attrs.field(repr=False)
     end_effects: tuple[Effect, ...] = ()
+    #: The whole table, as read (rows past the stop too): what the run itself did.
+    table: tuple[Mapping[str, float], ...] = attrs.field(default=(), repr=False)
 
     @property
     def effects(self) -> tuple[Effect, ...]:
@@ -99,6 +102,16 @@ class ReplayReport:
             lines.append(f"kept checkpoints: {', '.join(self.kept_checkpoints)}")
         return "\n".join(lines)
 
+    def plot(self, metric: str | None = None, *, path: str | os.PathLike[str] | None = None, ax: Any = None) -> Any:
+        """Draw ``metric`` per epoch, the stop point and the kept checkpoints; needs matplotlib.
+
+        ``metric`` defaults to the monitor of the hook's first early-stopping or checkpoint hook.
+        Saves to ``path`` when given; returns the matplotlib ``Figure``. See :mod:`fhooks.replay_plot`.
+        """
+        from fhooks.replay_plot import plot_report
+
+        return plot_report(self, metric, path=path, ax=ax)
+
 
 def _number(value: Any) -> float | None:
     if value is None or value == "":
@@ -119,11 +132,21 @@ def read_metrics(source: str | os.PathLike[str] | Iterable[Row]) -> list[dict[st
         with open(source, newline="") as file:
             source = list(csv.DictReader(file))
     rows = []
-    for row in source:
+    for i, row in enumerate(source):
         if not isinstance(row, Mapping):
             raise InvalidArgument(f"replay: each row must be a mapping of column to value, got {row!r}")
         rows.append({str(k): v for k, v in ((k, _number(v)) for k, v in row.items()) if v is not None})
+        _check_counters(i, rows[-1])
     return rows
+
+
+def _check_counters(index: int, row: Mapping[str, float]) -> None:
+    """``epoch`` and ``step`` must be whole numbers >= 0 (NaN, inf, 1.5 and -1 are refused)."""
+    for name in ("epoch", "step"):
+        value = row.get(name)
+        if value is not None and not (math.isfinite(value) and value >= 0 and value == int(value)):
+            raise InvalidArgument(f"replay: row {index} has {name}={value!r}; {name} must be a whole number >= 0 "
+                                  f"(or blank)")
 
 
 def _step_columns(rows: list[dict[str, float]], epoch_columns: Iterable[str] | None) -> frozenset[str]:
@@ -238,7 +261,7 @@ def replay(hook: HookLike, metrics: str | os.PathLike[str] | Iterable[Row], *, s
         report_rows.append(ReplayRow(p.index, p.epoch, p.step, values, tuple(events), effects))
     closing = folder.feed(tail)
     return ReplayReport(hook, tuple(report_rows), folder.stop_epoch, tuple(folder.reasons), folder.kept(),
-                        folder.state, closing)
+                        folder.state, closing, tuple(frozendict(row) for row in rows))
 
 
 class _Folder:

@@ -14,13 +14,18 @@ so its shown blocks can say ``trainer.fit(model, train_loader, val_loader)`` and
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 import fhooks
 from fhooks.loggers import CSVLogger
 
-__all__ = ["CSVLogger", "Classifier", "DataLoader", "TensorDataset", "fhooks", "tiny_data", "tiny_run", "torch"]
+#: The docs folder, for pages that read a file kept beside them.
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+
+__all__ = ["DOCS", "CSVLogger", "Classifier", "DataLoader", "TensorDataset", "fhooks", "tiny_data", "tiny_run", "torch"]
 
 
 def tiny_data(n: int = 64, features: int = 4, seed: int = 0) -> TensorDataset:

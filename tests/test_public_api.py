@@ -24,7 +24,7 @@ TOP_LEVEL_API = [
     "Print", "Raise", "RemoveCheckpoint", "RunInfo", "SaveCheckpoint", "SetAccumulation", "SetLearningRates", "Stop",
     "Trainer", "__version__", "after", "all_of", "any_of", "every_n", "fold", "from_data", "frozendict",
     "lambda_hook", "map_effects", "map_event", "on", "once", "rank_zero", "replay", "scan", "sequence", "shape",
-    "state_class", "stateful", "to_data", "until", "when",
+    "state_class", "stateful", "sweep", "to_data", "until", "when",
 ]
 
 
