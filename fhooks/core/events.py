@@ -97,7 +97,7 @@ def _freeze_metrics(metrics: Mapping[str, float]) -> Mapping[str, float]:
 class Event:
     """One moment of a run, as a hook sees it.
 
-    Args:
+    Attributes:
         kind: Lightning's hook name without ``on_`` (see :data:`EVENT_KINDS`).
         stage: ``"fit"``, ``"validate"``, ``"test"``, ``"predict"`` or ``"sanity_check"``.
         epoch: the current epoch, 0-based.
