@@ -20,6 +20,7 @@ EXPECTED = {
     "rich_progress.py": (("sklearn", "rich"), "test accuracy:"),
     "compose_hooks.py": ((), "a trainer would stop after epoch 6"),
     "property_test_my_stop_rule.py": (("hypothesis",), " passed"),
+    "replay_what_if.py": (("sklearn",), "patience  stop epoch  best val_loss  kept checkpoints"),
 }
 
 
