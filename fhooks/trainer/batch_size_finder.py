@@ -17,7 +17,7 @@ import torch
 
 from fhooks.errors import MisconfigurationError
 from fhooks.hooks.batch_size_finder import BatchSizeFinderHook, ScaleBatchSize, next_size, search_result
-from fhooks.trainer.interpret import Context, handles
+from fhooks.interpret import Context, handles
 from fhooks.trainer.trials import (
     MissingAttribute,
     Snapshot,

@@ -11,7 +11,7 @@ import logging
 from typing import Any
 
 from fhooks.hooks.lr_finder import FindLearningRate, LRFinderHook, LRFinderResult
-from fhooks.trainer.interpret import Context, handles
+from fhooks.interpret import Context, handles
 from fhooks.trainer.trials import (
     MissingAttribute,
     holders,
