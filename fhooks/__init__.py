@@ -50,6 +50,7 @@ from fhooks.core import (
     when,
 )
 from fhooks.core.events import OptimizerInfo, RunInfo
+from fhooks.hosts import attach
 from fhooks.replay import replay
 
 __version__ = "0.1.0"
@@ -88,6 +89,7 @@ __all__ = [
     "after",
     "all_of",
     "any_of",
+    "attach",
     "every_n",
     "fold",
     "from_data",
