@@ -96,8 +96,12 @@ def attach(hook: HookLike | Iterable[HookLike], engine: Any, *, evaluator: Any =
         for kind in ("train_end", "fit_end"):
             emit(kind)
 
+    told: list[BaseException] = []
+
     def failed(_: Any, error: BaseException) -> None:
-        emit("exception", data=error)
+        if not told or told[0] is not error:  # Ignite fires once per loop level the error passes
+            told[:] = [error]
+            emit("exception", data=error)
         raise error
 
     def validation_started(_: Any) -> None:
