@@ -85,7 +85,7 @@ class TestAttach:
         assert kept == ["epoch=3-step=16.ckpt", "epoch=4-step=20.ckpt"]
         checkpoint = torch.load(os.path.join("ig", kept[0]), weights_only=True)
         assert set(checkpoint["state_dict"]) == {"layer.weight", "layer.bias"}
-        assert checkpoint["host"]["epoch"] == 3 and checkpoint["global_step"] == 16
+        assert checkpoint["host"]["epoch"] == 4 and checkpoint["global_step"] == 16
 
     def test_an_exception_reaches_the_hooks_and_propagates(self):
         seen = []

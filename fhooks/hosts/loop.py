@@ -77,6 +77,7 @@ class LoopHost:
         self.callback_metrics: dict[str, Any] = {}
         self.logged_metrics: dict[str, Any] = {}
         self.stop_reasons: list[str] = []
+        self.epoch_ending = False
         self.written: list[Path] = []
         self.started = time.monotonic()
 
@@ -99,9 +100,14 @@ class LoopHost:
             self.callback_metrics.update({k: _number(v) for k, v in metrics.items()})
         if data is None and kind in _RUN_INFO_KINDS:
             data = self.run_info()
-        self.runner.step(Event(kind, stage, self.current_epoch, self.global_step, batch_idx, self.clock(),
-                               frozendict(self.callback_metrics), data, self.global_rank))
-        if kind == "train_epoch_end" and stage == "fit":
+        epoch_end = kind == "train_epoch_end" and stage == "fit"
+        self.epoch_ending = epoch_end
+        try:
+            self.runner.step(Event(kind, stage, self.current_epoch, self.global_step, batch_idx, self.clock(),
+                                   frozendict(self.callback_metrics), data, self.global_rank))
+        finally:
+            self.epoch_ending = False
+        if epoch_end:
             self.current_epoch += 1
 
     def clock(self) -> float:
@@ -138,10 +144,13 @@ class LoopHost:
         return self.dirpath
 
     def state_dict(self) -> dict[str, Any]:
-        """The hooks' state and the host's counters, as plain data (for the loop's own checkpoints)."""
-        return {"hooks": self.runner.state_dict(), "epoch": self.current_epoch, "global_step": self.global_step,
+        """The hooks' state and the host's counters, as plain data (for the loop's own checkpoints).
+
+        Taken during ``train_epoch_end``, ``epoch`` is the next one: a resumed loop starts there.
+        """
+        return {"hooks": self.runner.state_dict(), "epoch": self.current_epoch + self.epoch_ending, "global_step": self.global_step,
                 "callback_metrics": dict(self.callback_metrics), "stop_reasons": list(self.stop_reasons),
-                "extra_state": dict(self.extra_state)}
+                "extra_state": dict(self.extra_state), "written": [str(p) for p in self.written]}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Continue from :meth:`state_dict` data; an expression of another shape is refused."""
@@ -150,6 +159,7 @@ class LoopHost:
         self.callback_metrics = dict(state.get("callback_metrics", {}))
         self.stop_reasons = list(state.get("stop_reasons", []))
         self.extra_state.update(state.get("extra_state", {}))
+        self.written = [Path(p) for p in state.get("written", [])]
 
     # -- effect targets (the host protocol) ------------------------------------------------------------
     def request_stop(self, reason: str) -> None:
@@ -176,18 +186,22 @@ class LoopHost:
         module_state = self.module.state_dict() if self.module is not None else {}
         checkpoint: dict[str, Any] = {"format": FORMAT, "epoch": self.current_epoch, "global_step": self.global_step,
                                       "state_dict": module_state}
-        if not weights_only:
-            checkpoint["optimizer_states"] = [o.state_dict() for o in self.optimizers]
-            checkpoint["host"] = self.state_dict()
-            self.runner.step(Event("save_checkpoint", "fit", self.current_epoch, self.global_step, 0, self.clock(),
-                                   frozendict(self.callback_metrics), checkpoint, self.global_rank))
-        if self.global_rank == 0:
-            write_atomic(checkpoint, target)
-            self.written.append(target)
+        self.written.append(target)  # in the ledger the checkpoint itself carries
+        try:
+            if not weights_only:
+                checkpoint["optimizer_states"] = [o.state_dict() for o in self.optimizers]
+                checkpoint["host"] = self.state_dict()
+                self.runner.step(Event("save_checkpoint", "fit", self.current_epoch, self.global_step, 0, self.clock(),
+                                       frozendict(self.callback_metrics), checkpoint, self.global_rank))
+            if self.global_rank == 0:
+                write_atomic(checkpoint, target)
+        except BaseException:
+            self.written.remove(target)
+            raise
         return target
 
     def remove_checkpoint(self, path: str | os.PathLike[str]) -> None:
-        """Delete a checkpoint this host wrote (any other file is left alone)."""
+        """Delete a checkpoint this run wrote (before or after a resume); any other file is left alone."""
         target = resolve(path, self.dirpath)
         if target in self.written and self.global_rank == 0:
             self.written.remove(target)
