@@ -8,6 +8,7 @@ import pytest
 import torch
 
 import fhooks
+import fhooks.errors
 from fhooks import Log, SetAccumulation, Stop, fold, lambda_hook
 from fhooks.core import Event
 from fhooks.errors import CheckpointMismatch, InvalidArgument
@@ -159,3 +160,13 @@ class TestResume:
         other = fhooks.attach([early_stopping("val_loss"), lambda_hook()])
         with pytest.raises(CheckpointMismatch):
             other.load_state_dict(host.state_dict())
+
+
+class TestFinders:
+    def test_the_lr_finder_says_it_needs_the_trainer(self):
+        from fhooks.hooks import lr_finder
+
+        host = fhooks.attach(lr_finder(), torch.nn.Linear(1, 1))
+        with pytest.raises(fhooks.errors.MisconfigurationError,
+                           match=r"^lr_finder: needs trial training steps, which only fhooks.Trainer runs; LoopHost "):
+            host.emit("fit_start")
