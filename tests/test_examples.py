@@ -53,14 +53,15 @@ def test_the_testing_page_shows_the_example_file_verbatim():
 DOCS = ROOT / "docs"
 #: Pages whose ```python blocks form one runnable program each (run in order, in one namespace).
 RUNNABLE_PAGES = ["tour.md", "concepts.md", "events.md", "trainer.md", "testing.md", "howto/write_a_hook.md",
-                  "howto/port_a_lightning_callback.md"]
+                  "howto/port_a_lightning_callback.md", "hosts.md"]
 
 RUN_BLOCKS = """
 import re, sys
 text = open(sys.argv[1]).read()
 namespace = {"__name__": "__docs__"}
-for i, block in enumerate(re.findall(r"^```python\\n(.*?)^```", text, flags=re.S | re.M)):
-    exec(compile(block, f"{sys.argv[1]} block {i}", "exec"), namespace)
+for i, (skip, block) in enumerate(re.findall(r"^(<!-- skip -->\\n)?```python\\n(.*?)^```", text, flags=re.S | re.M)):
+    if not skip:
+        exec(compile(block, f"{sys.argv[1]} block {i}", "exec"), namespace)
 print("ran", i + 1, "blocks")
 """
 
