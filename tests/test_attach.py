@@ -170,3 +170,32 @@ class TestFinders:
         with pytest.raises(fhooks.errors.MisconfigurationError,
                            match=r"^lr_finder: needs trial training steps, which only fhooks.Trainer runs; LoopHost "):
             host.emit("fit_start")
+
+
+class TestDistributed:
+    def test_a_stop_on_one_rank_stops_both_at_the_same_step(self, tmp_path):
+        import json
+        import signal
+        import socket
+        import subprocess
+        import sys
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        root = os.path.dirname(os.path.dirname(__file__))
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
+        proc = subprocess.Popen([sys.executable, os.path.join(root, "tests", "ddp_attach_script.py"), str(port),
+                                 str(tmp_path)], env=env, start_new_session=True, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True)
+        try:
+            output, _ = proc.communicate(timeout=120)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            pytest.fail("a rank was left waiting")
+        assert proc.returncode == 0, output[-3000:]
+        rank0, rank1 = (json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1))
+        assert rank0["world_size"] == 2 and rank0["steps"] == rank1["steps"] == 3
+        assert rank0["global_step"] == rank1["global_step"] == 3
+        assert (rank0["reason"], rank1["reason"]) == ("another rank asked to stop", "rank 1 saw step 3")

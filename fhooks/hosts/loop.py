@@ -35,7 +35,7 @@ from fhooks.core.hook import HookLike
 from fhooks.errors import InvalidArgument
 from fhooks.hosts.info import existing_checkpoints, optimizer_infos, scheduler_infos
 from fhooks.interpret.decisions import Decision
-from fhooks.interpret.registry import resolve
+from fhooks.interpret.registry import module_device, resolve
 from fhooks.interpret.runner import Runner, as_expression, load_handlers
 
 _RUN_INFO_KINDS = frozenset({"setup", "fit_start"})
@@ -78,6 +78,7 @@ class LoopHost:
         self.logged_metrics: dict[str, Any] = {}
         self.stop_reasons: list[str] = []
         self.epoch_ending = False
+        self.agreed = False
         self.written: list[Path] = []
         self.started = time.monotonic()
 
@@ -125,8 +126,23 @@ class LoopHost:
     # -- what the loop reads ----------------------------------------------------------------------
     @property
     def should_stop(self) -> bool:
-        """Whether a hook asked to stop."""
-        return bool(self.stop_reasons)
+        """Whether a hook asked to stop; under ``torch.distributed``, whether one did on any rank.
+
+        With several ranks, reading it is a collective (one all-reduce): read it at the same
+        moments on every rank, and every rank stops at the same step.
+        """
+        asked = bool(self.stop_reasons)
+        if self.world_size == 1 or self.agreed:
+            return asked
+        import torch
+        import torch.distributed as dist
+
+        flag = torch.tensor([int(asked)], device=module_device(self, self.module))
+        dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+        if flag.item() and not asked:
+            self.stop_reasons.append("another rank asked to stop")
+        self.agreed = bool(flag.item())
+        return self.agreed
 
     @property
     def stop_reason(self) -> str | None:
