@@ -19,7 +19,6 @@ import shutil
 import uuid
 
 
-
 def link_checkpoint(path: str | os.PathLike[str], target: str | os.PathLike[str]) -> None:
     """Make ``path`` a symlink to ``target``, relative to ``path``'s folder; copy where links fail."""
     path, target = os.fspath(path), os.fspath(target)
