@@ -37,6 +37,7 @@ _PLAIN = ("fit_start", "fit_end", "sanity_check_start", "sanity_check_end", "tra
             for part in ("start", "end", "epoch_start", "epoch_end")))
 _WITH_DATA = ("before_backward", "before_optimizer_step", "before_zero_grad", "exception", "save_checkpoint",
               "load_checkpoint")
+_IN_BATCH = frozenset({"before_backward", "after_backward", "before_optimizer_step", "before_zero_grad"})
 _CLASS: type | None = None
 
 
@@ -63,6 +64,7 @@ class LightningHost:
         self.extra_state: dict[str, Any] = {}
         self.stop_reasons: list[str] = []
         self.pending_stop = False
+        self.batch_idx = 0
         self.started = time.monotonic()
         self.checkpoint_dir = Path("checkpoints")
 
@@ -143,6 +145,10 @@ class LightningHost:
         """Step the expression on Lightning's moment ``kind``; agree on stops at the stopping points."""
         t = self.trainer
         stage = stage or _stage(t)
+        if kind == "train_batch_start":
+            self.batch_idx = batch_idx
+        elif kind in _IN_BATCH:
+            batch_idx = self.batch_idx
         if kind in self.runner.kinds:
             metrics = t.callback_metrics
             frozen = frozendict({k: _number(v) for k, v in metrics.items()}) if metrics else EMPTY

@@ -11,10 +11,13 @@ import pytest
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
+import fhooks
 import fhooks.lightning
 from fhooks import Stop, lambda_hook
+from fhooks.core import Hook
 from fhooks.errors import InvalidArgument
 from fhooks.hooks import early_stopping, model_checkpoint
+from tests.models import Regressor, loader
 
 L = pytest.importorskip("lightning")
 pytestmark = pytest.mark.parity
@@ -96,6 +99,52 @@ class TestResume:
         fit(resumed, ckpt_path="stripped.ckpt")
         stops = lambda decisions: [d.epoch for d in decisions if isinstance(d.effect, Stop)]  # noqa: E731
         assert stops(whole.decisions) == [6] and stops(resumed.decisions) == [7]
+
+
+class LightningRegressor(L.LightningModule):
+    def __init__(self):
+        super().__init__()
+        self.inner = Regressor()
+
+    def training_step(self, batch, batch_idx):
+        return self.inner.training_step(batch, batch_idx)
+
+    def validation_step(self, batch, batch_idx):
+        return self.inner.validation_step(batch, batch_idx)
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=0.01)
+
+
+def event_recorder(seen):
+    """A hook that hears every kind and keeps each event's kind, stage, counters and batch index."""
+    def record(state, e):
+        seen.append((e.kind, e.stage, e.epoch, e.step, e.batch_idx, type(e.data).__name__))
+        return state, ()
+
+    return Hook(None, record, name="recorder")
+
+
+EVENT_CONFIGS = [
+    dict(max_epochs=2, limit_train_batches=2, limit_val_batches=1, num_sanity_val_steps=1),
+    dict(max_epochs=1, limit_train_batches=4, limit_val_batches=2, num_sanity_val_steps=0, accumulate_grad_batches=2),
+    dict(max_epochs=2, limit_train_batches=4, limit_val_batches=1, num_sanity_val_steps=2, val_check_interval=0.5),
+]
+
+
+class TestEvents:
+    @pytest.mark.parametrize("config", EVENT_CONFIGS)
+    def test_lightning_gives_the_events_fhooks_trainer_gives(self, config, tmp_path, monkeypatch):
+        monkeypatch.chdir(tmp_path)
+        ours, theirs = [], []
+        common = dict(logger=False, enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+                      accelerator="cpu", **config)
+        fhooks.Trainer(callbacks=[event_recorder(ours)], **common).fit(Regressor(), loader(), loader())
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            L.Trainer(callbacks=[fhooks.lightning.as_callback(event_recorder(theirs))], **common).fit(
+                LightningRegressor(), loader(), loader())
+        assert theirs == ours
 
 
 class TestCallback:
