@@ -20,6 +20,9 @@ import os
 from collections.abc import Iterable
 from typing import Any
 
+import attrs
+
+from fhooks.core.events import RunInfo
 from fhooks.core.hook import HookLike
 from fhooks.hosts.loop import LoopHost
 
@@ -36,6 +39,11 @@ class IgniteHost(LoopHost):
     def request_stop(self, reason: str) -> None:
         super().request_stop(reason)
         self.trainer.terminate()
+
+    def run_info(self) -> RunInfo:
+        """:meth:`LoopHost.run_info` with the engine's ``max_epochs`` and ``epoch_length`` (batches per epoch)."""
+        state = self.trainer.state
+        return attrs.evolve(super().run_info(), max_epochs=state.max_epochs, num_training_batches=state.epoch_length)
 
     def counters(self) -> dict[str, int]:
         """The engine's position as fhooks counts it: 0-based epoch, optimizer steps, batch index in the epoch."""

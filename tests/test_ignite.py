@@ -111,3 +111,11 @@ class TestAttach:
         assert (engine.state.iteration, host.should_stop, host.stop_reason) == (3, True, "three")
 
 
+
+    def test_hooks_learn_the_engines_epochs_and_length(self):
+        infos = []
+        engine = Engine(lambda engine, batch: None)
+        fhooks.ignite.attach(lambda_hook(on_fit_start=lambda e: infos.append(e.data)), engine, dirpath="ckpts")
+        engine.run([1, 2, 3], max_epochs=2)
+        (info,) = infos
+        assert (info.max_epochs, info.num_training_batches, info.checkpoint_dir) == (2, 3, os.path.abspath("ckpts"))
