@@ -50,6 +50,7 @@ from fhooks.core import (
     when,
 )
 from fhooks.core.events import OptimizerInfo, RunInfo
+from fhooks.hosts import attach
 from fhooks.replay import replay
 from fhooks.replay_sweep import sweep
 
@@ -89,6 +90,7 @@ __all__ = [
     "after",
     "all_of",
     "any_of",
+    "attach",
     "every_n",
     "fold",
     "from_data",

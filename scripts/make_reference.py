@@ -28,6 +28,9 @@ PAGES = [
     ("loggers", "fhooks.loggers", "Where metrics go."),
     ("testing", "fhooks.testing", "Hypothesis strategies and checkers for your own hooks (needs `hypothesis`)."),
     ("replay", "fhooks.replay", "What would a hook have done on a logged run?"),
+    ("interpret", "fhooks.interpret", "The effect interpreter and the `Host` protocol every host implements."),
+    ("lightning", "fhooks.lightning", "fhooks inside Lightning's own Trainer (Lightning is imported only when used)."),
+    ("ignite", "fhooks.ignite", "fhooks inside an Ignite `Engine` (Ignite is imported only when used)."),
     ("display", "fhooks.display", "Progress bar and summary renderers."),
     ("errors", "fhooks.errors", "Every error fhooks raises: one root, `FhooksError`; each also subclasses the builtin "
                                 "it refines."),

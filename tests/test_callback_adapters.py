@@ -10,7 +10,7 @@ import pytest
 from fhooks.callbacks import Callback, HookCallback, LambdaCallback
 from fhooks.core import BatchData, Do, Event, Stop, fold, sequence, shape, stateful
 from fhooks.core.lambda_hook import HOOK_NAMES
-from fhooks.trainer.interpret import Context, interpret
+from fhooks.interpret import Context, interpret
 
 TRAINER, MODULE = SimpleNamespace(name="trainer"), SimpleNamespace(name="module")
 

@@ -8,7 +8,7 @@ import attrs
 import pytest
 import torch
 
-import fhooks.trainer.device_stats as handler
+import fhooks.interpret.model.device_stats as handler
 from fhooks import Trainer
 from fhooks.callbacks.device_stats import DeviceStatsMonitor
 from fhooks.core import Event, fold

@@ -251,8 +251,8 @@ class TestRestoreBestWeights:
 
     def test_handlers_restore_the_best_weights(self):
         torch = pytest.importorskip("torch")
-        from fhooks.trainer.interpret import Context, interpret
-        import fhooks.trainer.weights  # noqa: F401  (registers the handlers)
+        from fhooks.interpret import Context, interpret
+        import fhooks.interpret.model.weights  # noqa: F401  (registers the handlers)
 
         trainer, module = SimpleNamespace(), torch.nn.Linear(2, 1)
         hook = early_stopping(patience=5, restore_best_weights=True)
@@ -270,8 +270,8 @@ class TestRestoreBestWeights:
 
     def test_restore_without_snapshot_leaves_weights(self, caplog):
         torch = pytest.importorskip("torch")
-        from fhooks.trainer.interpret import Context, interpret
-        import fhooks.trainer.weights  # noqa: F401
+        from fhooks.interpret import Context, interpret
+        import fhooks.interpret.model.weights  # noqa: F401
 
         module = torch.nn.Linear(1, 1)
         before = module.weight.clone()
@@ -323,7 +323,7 @@ class TestWithTrainer:
     def test_restore_best_weights_in_a_real_fit(self, tmp_path):
         torch = pytest.importorskip("torch")
         import fhooks
-        import fhooks.trainer.weights  # noqa: F401  (registers the handlers)
+        import fhooks.interpret.model.weights  # noqa: F401  (registers the handlers)
 
         script = [3.0, 1.0, 2.0, 2.0, 2.0]
 

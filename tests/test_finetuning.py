@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-import fhooks.trainer.finetuning  # noqa: F401  (registers the handlers)
+import fhooks.interpret.model.finetuning  # noqa: F401  (registers the handlers)
 from fhooks import Do, SaveCheckpoint, Trainer, on
 from fhooks.callbacks.finetuning import BackboneFinetuning, BaseFinetuning
 from fhooks.errors import InvalidArgument, MisconfigurationError

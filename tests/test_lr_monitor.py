@@ -154,8 +154,8 @@ class TestCadence:
 class TestValues:
     def test_handler_reads_live_optimizers(self):
         torch = pytest.importorskip("torch")
-        import fhooks.trainer.optim_values  # noqa: F401 - registers the handler
-        from fhooks.trainer.interpret import Context, interpret
+        import fhooks.interpret.model.optim_values  # noqa: F401 - registers the handler
+        from fhooks.interpret import Context, interpret
 
         p = [torch.nn.Parameter(torch.zeros(1)) for _ in range(2)]
         sgd = torch.optim.SGD([{"params": [p[0]]}, {"params": [p[1]], "lr": 0.5}], lr=0.1, momentum=0.9,

@@ -239,7 +239,7 @@ class TestHeldBackUpdates:
         import weakref
 
         from fhooks.display.plain_renderer import Renderer
-        from fhooks.trainer.interpret import Context
+        from fhooks.interpret import Context
 
         renderer = Renderer(TqdmStyle(), mininterval=3600.0)
         renderer.apply = lambda effect, ctx: None

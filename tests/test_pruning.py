@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch.nn.utils import prune
 
-import fhooks.trainer.pruning  # noqa: F401  (registers the handlers)
+import fhooks.interpret.model.pruning  # noqa: F401  (registers the handlers)
 from fhooks import Do, SaveCheckpoint, Trainer, on
 from fhooks.callbacks.pruning import ModelPruning
 from fhooks.errors import InvalidArgument, MisconfigurationError

@@ -22,7 +22,7 @@ CORE_API = [
 TOP_LEVEL_API = [
     "BatchData", "Callback", "Do", "EVENT_KINDS", "Effect", "Event", "Hook", "HookLike", "Log", "OptimizerInfo",
     "Print", "Raise", "RemoveCheckpoint", "RunInfo", "SaveCheckpoint", "SetAccumulation", "SetLearningRates", "Stop",
-    "Trainer", "__version__", "after", "all_of", "any_of", "every_n", "fold", "from_data", "frozendict",
+    "Trainer", "__version__", "after", "all_of", "any_of", "attach", "every_n", "fold", "from_data", "frozendict",
     "lambda_hook", "map_effects", "map_event", "on", "once", "rank_zero", "replay", "scan", "sequence", "shape",
     "state_class", "stateful", "sweep", "to_data", "until", "when",
 ]

@@ -138,7 +138,7 @@ class TestEffects:
 
     def test_write_json_handler(self, tmp_path):
         from fhooks.trainer.files import write_json_atomic
-        from fhooks.trainer.interpret import Context, interpret
+        from fhooks.interpret import Context, interpret
 
         trainer = types.SimpleNamespace(default_root_dir=tmp_path / "root")
         interpret(WriteJson("skip_batches.json", (1, 2), True), Context(trainer, None, Event("train_batch_end")))

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-import fhooks.trainer.swa  # noqa: F401  (registers the handlers)
+import fhooks.interpret.model.swa  # noqa: F401  (registers the handlers)
 from fhooks import Do, SaveCheckpoint, Trainer, on
 from fhooks.callbacks.swa import StochasticWeightAveraging
 from fhooks.errors import InvalidArgument, MisconfigurationError

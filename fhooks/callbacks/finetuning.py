@@ -22,7 +22,7 @@ from fhooks.hooks.finetuning import BackboneFinetuningHook, backbone_finetuning,
 
 
 def _torch_side() -> Any:
-    from fhooks.trainer import finetuning
+    from fhooks.interpret.model import finetuning
 
     return finetuning
 

@@ -63,7 +63,7 @@ class ModelPruning(HookCallback):
         return super().step(state, event)
 
     def _resolve(self, ctx: Any, state: PruningState, event: Event) -> None:
-        from fhooks.trainer.interpret import interpret
+        from fhooks.interpret import interpret
 
         paths = {id(m): p for p, m in ctx.module.named_modules()}
         for module, name in self._objects or ():

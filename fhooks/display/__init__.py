@@ -5,7 +5,7 @@ and :class:`~fhooks.hooks.model_summary.RenderSummary`. Renderers live on the
 trainer (one per style), created on first use:
 
 >>> from fhooks.hooks.progress import Render
->>> from fhooks.trainer.interpret import HANDLERS
+>>> from fhooks.interpret import HANDLERS
 >>> Render in HANDLERS
 True
 """
@@ -17,7 +17,7 @@ from typing import Any
 
 from fhooks.display import summary as _summary  # noqa: F401  (registers RenderSummary's handler)
 from fhooks.hooks.progress import Render, RichStyle
-from fhooks.trainer.interpret import Context, handles
+from fhooks.interpret import Context, handles
 
 _ATTR = "_fhooks_renderers"
 

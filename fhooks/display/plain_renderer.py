@@ -17,7 +17,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from fhooks.trainer.interpret import Context
+from fhooks.interpret import Context
 
 
 def plain_interval() -> float:

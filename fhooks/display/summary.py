@@ -17,7 +17,7 @@ import torch
 
 from fhooks.errors import InvalidArgument
 from fhooks.hooks.model_summary import RenderSummary
-from fhooks.trainer.interpret import Context, handles
+from fhooks.interpret import Context, handles
 
 _BITS = {"64": 64, "64-true": 64, "32": 32, "32-true": 32, "16": 16, "16-true": 16, "bf16": 16, "bf16-true": 16}
 UNKNOWN = "?"

@@ -9,8 +9,8 @@ Freeze(modules=('backbone',), train_bn=False)
 >>> Prune((("net.0", "weight"),), "l1_unstructured", 0.5)
 Prune(parameters=(('net.0', 'weight'),), method='l1_unstructured', amount=0.5, use_global=True, dim=None, norm=None)
 
-The trainer carries them out in ``fhooks.trainer.finetuning``, ``fhooks.trainer.pruning``
-and ``fhooks.trainer.swa``.
+The trainer carries them out in ``fhooks.interpret.model.finetuning``, ``fhooks.interpret.model.pruning``
+and ``fhooks.interpret.model.swa``.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ import torch
 
 from fhooks.errors import MisconfigurationError
 from fhooks.hooks.batch_size_finder import BatchSizeFinderHook, ScaleBatchSize, next_size, search_result
-from fhooks.trainer.interpret import Context, handles
+from fhooks.interpret import Context, handles
 from fhooks.trainer.trials import (
     MissingAttribute,
     Snapshot,
@@ -28,6 +28,7 @@ from fhooks.trainer.trials import (
     looked_in,
     max_epochs,
     only_optimizer,
+    require_trial_host,
     restore,
     run_steps,
     set_value,
@@ -138,7 +139,8 @@ def scale_batch_size(trainer: Any, module: Any, finder: BatchSizeFinderHook) -> 
 
 @handles(ScaleBatchSize)
 def _scale_batch_size(effect: ScaleBatchSize, ctx: Context) -> None:
-    trainer, module, finder = ctx.trainer, ctx.module, effect.finder
+    require_trial_host(ctx.host, _WHERE)
+    trainer, module, finder = ctx.host, ctx.module, effect.finder
     if effect.resumed:
         saved = trainer.extra_state.get(effect.key)
         found = batch_holders(trainer, module, finder.batch_arg_name)

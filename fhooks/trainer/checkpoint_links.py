@@ -1,4 +1,4 @@
-"""The handler of :class:`~fhooks.hooks.model_checkpoint.LinkCheckpoint`: ``last.ckpt`` as a relative symlink.
+"""What :class:`~fhooks.hooks.model_checkpoint.LinkCheckpoint` does on disk: ``last.ckpt`` as a relative symlink.
 
 The link is made under a temporary name and renamed over the old path, so a
 reader never sees ``last.ckpt`` missing; where symlinks are not permitted the
@@ -18,9 +18,6 @@ import os
 import shutil
 import uuid
 
-from fhooks.hooks.checkpoint_steps import LinkCheckpoint
-from fhooks.trainer.interpret import Context, handles, resolve
-
 
 def link_checkpoint(path: str | os.PathLike[str], target: str | os.PathLike[str]) -> None:
     """Make ``path`` a symlink to ``target``, relative to ``path``'s folder; copy where links fail."""
@@ -35,10 +32,3 @@ def link_checkpoint(path: str | os.PathLike[str], target: str | os.PathLike[str]
     if os.path.isdir(path) and not os.path.islink(path):
         shutil.rmtree(path)
     os.replace(tmp, path)
-
-
-@handles(LinkCheckpoint)
-def _link(effect: LinkCheckpoint, ctx: Context) -> None:
-    directory = ctx.trainer.checkpoint_dir
-    if getattr(ctx.trainer, "global_rank", 0) == 0:
-        link_checkpoint(resolve(effect.path, directory), resolve(effect.target, directory))

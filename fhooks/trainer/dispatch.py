@@ -17,7 +17,7 @@ from fhooks.core.events import EVENT_KINDS, Event
 from fhooks.core.frozendict import EMPTY
 from fhooks.core.hook import HookLike
 from fhooks.core.lambda_hook import keyword_for
-from fhooks.trainer.interpret import Context, Decision, interpret
+from fhooks.interpret import Context, Decision, interpret
 
 _MODULE_FIRST = frozenset({"train_epoch_end", "validation_epoch_end", "test_epoch_end"})
 
@@ -73,5 +73,5 @@ class Dispatcher:
         ctx = Context(self.trainer, self.trainer.module, event)
         for effect in effects:
             if effect.recorded:
-                self.decisions.append(Decision(event, effect))
+                self.decisions.append(Decision.of(event, effect))
             interpret(effect, ctx)

@@ -11,7 +11,7 @@ import logging
 from typing import Any
 
 from fhooks.hooks.lr_finder import FindLearningRate, LRFinderHook, LRFinderResult
-from fhooks.trainer.interpret import Context, handles
+from fhooks.interpret import Context, handles
 from fhooks.trainer.trials import (
     MissingAttribute,
     holders,
@@ -19,6 +19,7 @@ from fhooks.trainer.trials import (
     looked_in,
     max_epochs,
     only_optimizer,
+    require_trial_host,
     set_value,
     train_steps,
 )
@@ -99,8 +100,9 @@ def find_lr(trainer: Any, module: Any, finder: LRFinderHook) -> LRFinderResult:
 
 @handles(FindLearningRate)
 def _find_learning_rate(effect: FindLearningRate, ctx: Context) -> None:
-    result = find_lr(ctx.trainer, ctx.module, effect.finder)
-    ctx.trainer.extra_state[effect.key] = {"lr": list(result.lrs), "loss": list(result.losses),
+    require_trial_host(ctx.host, _WHERE)
+    result = find_lr(ctx.host, ctx.module, effect.finder)
+    ctx.host.extra_state[effect.key] = {"lr": list(result.lrs), "loss": list(result.losses),
                                            "suggestion": result.suggestion()}
     if effect.report is not None:
         effect.report(result)

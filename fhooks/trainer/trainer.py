@@ -38,23 +38,12 @@ from fhooks.core.hook import HookLike, check_hook
 from fhooks.errors import InvalidArgument, MisconfigurationError
 from fhooks.trainer import checkpoint as ckpt
 from fhooks.trainer import config as cfg
-from fhooks.trainer import defaults, loop
-from fhooks.trainer import (  # noqa: F401 - these modules register effect handlers
-    batch_size_finder,
-    checkpoint_links,
-    device_stats,
-    files,
-    finetuning,
-    lr_finder,
-    optim_values,
-    pruning,
-    swa,
-    weights,
-)
-import fhooks.display  # noqa: F401,E402 - registers the Render handlers
+from fhooks.interpret import Decision, load_handlers, resolve
+from fhooks.trainer import checkpoint_links, defaults, loop
 from fhooks.trainer.dispatch import Dispatcher
-from fhooks.trainer.interpret import Decision, resolve
 from fhooks.trainer.outputs import EpochMeans
+
+load_handlers()
 
 
 class Trainer:
@@ -325,6 +314,12 @@ class Trainer:
         if self.ckpt_path is not None and target.resolve() == Path(self.ckpt_path).resolve():
             return
         target.unlink(missing_ok=True)
+
+    def link_checkpoint(self, path: str | os.PathLike[str], target: str | os.PathLike[str]) -> None:
+        """Point ``path`` at the checkpoint ``target`` (what ``LinkCheckpoint`` does); rank zero only."""
+        if self.global_rank == 0:
+            directory = self.checkpoint_dir
+            checkpoint_links.link_checkpoint(resolve(os.fspath(path), directory), resolve(os.fspath(target), directory))
 
     def metrics_for(self, kind: str, given: Mapping[str, float]) -> Mapping[str, float]:
         """The metrics an epoch-end event carries after the module's own hook may have logged more."""

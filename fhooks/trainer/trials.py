@@ -66,6 +66,21 @@ class Snapshot:
     hook_state: Any
 
 
+
+def require_trial_host(host: Any, where: str) -> None:
+    """Fail clearly unless ``host`` can run trial steps (``fhooks.Trainer`` can; Lightning, Ignite and hand loops not).
+
+    >>> require_trial_host(object(), "lr_finder")
+    Traceback (most recent call last):
+    ...
+    fhooks.errors.MisconfigurationError: lr_finder: needs trial training steps, which only fhooks.Trainer runs; \
+object cannot run them (under Lightning use its Tuner or LearningRateFinder/BatchSizeFinder callbacks)
+    """
+    if not all(hasattr(host, name) for name in ("train_loader", "precision", "limits")):
+        raise MisconfigurationError(
+            f"{where}: needs trial training steps, which only fhooks.Trainer runs; {type(host).__name__} cannot run "
+            "them (under Lightning use its Tuner or LearningRateFinder/BatchSizeFinder callbacks)")
+
 def _generators(loaders: Iterable[Any]) -> list[torch.Generator]:
     found: list[torch.Generator] = []
     for loader in loaders:

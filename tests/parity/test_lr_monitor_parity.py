@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import fhooks
-import fhooks.trainer.optim_values  # noqa: F401 - registers the LogOptimizerValues handler
+import fhooks.interpret.model.optim_values  # noqa: F401 - registers the LogOptimizerValues handler
 from fhooks.callbacks import LearningRateMonitor
 from fhooks.core import Event, Raise, fold
 from fhooks.core.events import OptimizerInfo, RunInfo

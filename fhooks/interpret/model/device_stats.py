@@ -15,7 +15,7 @@ import torch
 
 from fhooks.errors import MisconfigurationError
 from fhooks.hooks.device_stats import CheckDeviceStats, LogDeviceStats
-from fhooks.trainer.interpret import Context, handles
+from fhooks.interpret.registry import Context, handles, module_device
 
 _WHERE = "DeviceStatsMonitor"
 
@@ -52,29 +52,29 @@ def device_stats(device: torch.device | str, with_cpu: bool | None = None) -> di
     return stats
 
 
-def _loggers(trainer: Any) -> list[Any]:
-    loggers = getattr(trainer, "loggers", None)
+def _loggers(host: Any) -> list[Any]:
+    loggers = getattr(host, "loggers", None)
     return list(loggers) if loggers else []
 
 
 @handles(CheckDeviceStats)
 def _check(effect: CheckDeviceStats, ctx: Context) -> None:
-    trainer = ctx.trainer
-    if not _loggers(trainer):
+    host = ctx.host
+    if not _loggers(host):
         raise MisconfigurationError(f"{_WHERE}: the Trainer has no logger (logger=False); give it one "
                                     "(e.g. logger=CSVLogger(...)) or remove the callback")
-    if effect.cpu_stats is None and torch.device(trainer.device).type == "cpu" and not psutil_available():
+    if effect.cpu_stats is None and module_device(host, ctx.module).type == "cpu" and not psutil_available():
         cpu_stats()
 
 
 @handles(LogDeviceStats)
 def _log(effect: LogDeviceStats, ctx: Context) -> None:
-    trainer = ctx.trainer
-    device = torch.device(trainer.device)
+    host = ctx.host
+    device = module_device(host, ctx.module)
     if device.type == "cpu" and effect.cpu_stats is False:
         return
-    loggers = _loggers(trainer)
+    loggers = _loggers(host)
     separator = getattr(loggers[0], "group_separator", "/") if loggers else "/"
     prefix = f"{_WHERE}.{effect.hook_name}{separator}"
     stats = device_stats(device, effect.cpu_stats)
-    trainer.log_metrics({prefix + key: value for key, value in stats.items()}, effect.step)
+    host.log_metrics({prefix + key: value for key, value in stats.items()}, effect.step)

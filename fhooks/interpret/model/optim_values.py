@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from fhooks.hooks.lr_monitor import LogOptimizerValues
-from fhooks.trainer.interpret import Context, handles
+from fhooks.interpret.registry import Context, handles
 
 
 def read_value(optimizer: Any, group_idx: int, name: str, how: str) -> float:
@@ -24,7 +24,7 @@ def read_value(optimizer: Any, group_idx: int, name: str, how: str) -> float:
 
 @handles(LogOptimizerValues)
 def _log_optimizer_values(effect: LogOptimizerValues, ctx: Context) -> None:
-    trainer = ctx.trainer
+    trainer = ctx.host
     optimizers = trainer.optimizers
     values = {key: read_value(optimizers[i], j, name, how) for key, (i, j, name, how) in effect.keys.items()}
     metrics = getattr(trainer, "callback_metrics", None)

@@ -24,7 +24,7 @@ import torch
 from fhooks.errors import MisconfigurationError
 from fhooks.hooks.finetuning import EXTRA_KEY
 from fhooks.hooks.model_effects import AddParamGroup, BackboneLearningRate, Freeze, RestoreFinetuning, Unfreeze
-from fhooks.trainer.interpret import Context, handles
+from fhooks.interpret.registry import Context, handles
 
 _BN = torch.nn.modules.batchnorm._BatchNorm
 
@@ -161,7 +161,7 @@ def _unfreeze(effect: Unfreeze, ctx: Context) -> None:
 @handles(AddParamGroup)
 def _add_group(effect: AddParamGroup, ctx: Context) -> None:
     unfreeze_and_add_param_group(_modules(ctx, effect.modules, "AddParamGroup"),
-                                 ctx.trainer.optimizers[effect.optimizer_idx], effect.lr,
+                                 ctx.host.optimizers[effect.optimizer_idx], effect.lr,
                                  effect.initial_denom_lr, effect.train_bn)
 
 
@@ -169,8 +169,8 @@ def _add_group(effect: AddParamGroup, ctx: Context) -> None:
 def _backbone_lr(effect: BackboneLearningRate, ctx: Context) -> None:
     s = effect.schedule
     backbone = resolve_module(ctx.module, "backbone", "BackboneLearningRate")
-    optimizer = ctx.trainer.optimizers[0]
-    kept = ctx.trainer.extra_state.setdefault(EXTRA_KEY, {})
+    optimizer = ctx.host.optimizers[0]
+    kept = ctx.host.extra_state.setdefault(EXTRA_KEY, {})
     main_lr = optimizer.param_groups[0]["lr"]
     previous = kept.get("previous_backbone_lr")
     lr = s.lr(effect.epoch, main_lr, previous)
@@ -186,6 +186,6 @@ def _backbone_lr(effect: BackboneLearningRate, ctx: Context) -> None:
 
 @handles(RestoreFinetuning)
 def _restore(effect: RestoreFinetuning, ctx: Context) -> None:
-    layout = ctx.trainer.extra_state.get(effect.key)
+    layout = ctx.host.extra_state.get(effect.key)
     if layout:
-        restore_layout(ctx.module, ctx.trainer.optimizers, layout)
+        restore_layout(ctx.module, ctx.host.optimizers, layout)

@@ -1,11 +1,11 @@
 """Handlers for weight snapshots: ``SnapshotWeights`` keeps a CPU copy, ``RestoreWeights`` loads it back.
 
 Used by ``early_stopping(..., restore_best_weights=True)``. Snapshots live on the
-trainer, in ``trainer.weight_snapshots`` (a dict from key to state dict), made on first use.
+trainer, in ``host.weight_snapshots`` (a dict from key to state dict), made on first use.
 
 >>> import torch
 >>> from types import SimpleNamespace
->>> from fhooks.trainer.interpret import Context, interpret
+>>> from fhooks.interpret.registry import Context, interpret
 >>> trainer, module = SimpleNamespace(), torch.nn.Linear(1, 1, bias=False)
 >>> _ = module.weight.data.fill_(2.0)
 >>> interpret(SnapshotWeights("best"), Context(trainer, module, None))
@@ -24,7 +24,7 @@ from typing import Any
 import torch
 
 from fhooks.hooks.early_stopping import RestoreWeights, SnapshotWeights
-from fhooks.trainer.interpret import Context, handles
+from fhooks.interpret.registry import Context, handles
 
 log = logging.getLogger("fhooks")
 
@@ -46,12 +46,12 @@ def _cpu_copy(value: Any) -> Any:
 
 @handles(SnapshotWeights)
 def _snapshot(effect: SnapshotWeights, ctx: Context) -> None:
-    snapshots(ctx.trainer)[effect.key] = {name: _cpu_copy(v) for name, v in ctx.module.state_dict().items()}
+    snapshots(ctx.host)[effect.key] = {name: _cpu_copy(v) for name, v in ctx.module.state_dict().items()}
 
 
 @handles(RestoreWeights)
 def _restore(effect: RestoreWeights, ctx: Context) -> None:
-    kept = snapshots(ctx.trainer).get(effect.key)
+    kept = snapshots(ctx.host).get(effect.key)
     if kept is None:
         log.warning("RestoreWeights: no snapshot under %r in this process (a resumed run keeps none from before "
                     "the checkpoint); the weights are left as they are", effect.key)

@@ -1,6 +1,6 @@
 """Pruning on the live module with ``torch.nn.utils.prune``: the handlers of the pruning effects.
 
-``trainer.extra_state["model_pruning"]`` keeps the selected ``[path, name]`` pairs and,
+``host.extra_state["model_pruning"]`` keeps the selected ``[path, name]`` pairs and,
 with the lottery ticket, their values at ``setup``. Checkpoints hold plain folded weights
 (``X = X_orig * X_mask``) in ``state_dict``, so they load into a fresh module; the masks
 and unpruned originals ride in ``extra_state`` and are put back after a resume.
@@ -26,7 +26,7 @@ from fhooks.hooks.model_effects import (
     RestorePruning,
     SelectPruned,
 )
-from fhooks.trainer.interpret import Context, handles
+from fhooks.interpret.registry import Context, handles
 
 KEY = "model_pruning"
 _CONTAINERS = (torch.nn.Sequential, torch.nn.ModuleList, torch.nn.ModuleDict)
@@ -63,7 +63,7 @@ def select(root: torch.nn.Module, pairs: tuple[tuple[str, str], ...], names: tup
 
 
 def _pairs(ctx: Context, given: tuple[tuple[str, str], ...]) -> list[tuple[torch.nn.Module, str]]:
-    chosen = given or [tuple(p) for p in ctx.trainer.extra_state.get(KEY, {}).get("parameters", [])]
+    chosen = given or [tuple(p) for p in ctx.host.extra_state.get(KEY, {}).get("parameters", [])]
     return [(ctx.module.get_submodule(path), name) for path, name in chosen]
 
 
@@ -77,7 +77,7 @@ def _select(effect: SelectPruned, ctx: Context) -> None:
     kept: dict[str, Any] = {"parameters": chosen}
     if effect.keep_originals:
         kept["originals"] = {f"{p}.{n}": _value(ctx.module.get_submodule(p), n).detach().clone() for p, n in chosen}
-    ctx.trainer.extra_state[KEY] = kept
+    ctx.host.extra_state[KEY] = kept
 
 
 @handles(Prune)
@@ -97,7 +97,7 @@ def _prune(effect: Prune, ctx: Context) -> None:
 
 @handles(ResetToOriginals)
 def _reset(effect: ResetToOriginals, ctx: Context) -> None:
-    originals = ctx.trainer.extra_state.get(KEY, {}).get("originals", {})
+    originals = ctx.host.extra_state.get(KEY, {}).get("originals", {})
     paths = {id(m): p for p, m in ctx.module.named_modules()}
     with torch.no_grad():
         for module, name in _pairs(ctx, effect.parameters):
@@ -163,7 +163,7 @@ def _fold(effect: FoldPrunedCheckpoint, ctx: Context) -> None:
 
 @handles(RestorePruning)
 def _restore(effect: RestorePruning, ctx: Context) -> None:
-    kept = ctx.trainer.extra_state.get(KEY, {})
+    kept = ctx.host.extra_state.get(KEY, {})
     with torch.no_grad():
         for full, mask in kept.get("masks", {}).items():
             path, _, name = full.rpartition(".")

@@ -1,7 +1,7 @@
 """Stochastic weight averaging on the live module: the handlers of the SWA effects.
 
 The averaged parameters and each group's lr at the start of SWA live in
-``trainer.extra_state["stochastic_weight_averaging"]`` (``{"average": {name: tensor},
+``host.extra_state["stochastic_weight_averaging"]`` (``{"average": {name: tensor},
 "start_lrs": [float, ...]}``), so they go into every full checkpoint and a resumed
 run averages on from the same values.
 """
@@ -16,14 +16,14 @@ import torch
 from fhooks.errors import MisconfigurationError
 from fhooks.hooks.model_effects import AnnealLearningRates, SuspendSchedulers, SwapAveraged, UpdateAverage, UpdateBatchNorm
 from fhooks.hooks.swa import swa_lr
-from fhooks.trainer.interpret import Context, handles
+from fhooks.interpret.registry import Context, handles, module_device
 
 KEY = "stochastic_weight_averaging"
 _BN = torch.nn.modules.batchnorm._BatchNorm
 
 
 def _kept(ctx: Context) -> dict[str, Any]:
-    return ctx.trainer.extra_state.setdefault(KEY, {})
+    return ctx.host.extra_state.setdefault(KEY, {})
 
 
 def running_mean(averaged: torch.Tensor, current: torch.Tensor, n_averaged: torch.Tensor) -> torch.Tensor:
@@ -63,17 +63,21 @@ def _swap(effect: SwapAveraged, ctx: Context) -> None:
 
 @handles(UpdateBatchNorm)
 def _update_bn(effect: UpdateBatchNorm, ctx: Context) -> None:
-    module, trainer = ctx.module, ctx.trainer
+    module, host = ctx.module, ctx.host
     if not any(isinstance(m, _BN) for m in module.modules()):
         return
-    total = getattr(trainer, "num_training_batches", None)
-    loader = trainer.train_loader if total is None else islice(trainer.train_loader, total)
-    torch.optim.swa_utils.update_bn(loader, module, device=trainer.device)
+    loader = getattr(host, "train_loader", None)
+    if loader is None:
+        raise MisconfigurationError(f"UpdateBatchNorm: {type(host).__name__} hands over no training data to recompute "
+                                    "the BatchNorm statistics with; give the host its train loader")
+    total = getattr(host, "num_training_batches", None)
+    loader = loader if total is None else islice(loader, total)
+    torch.optim.swa_utils.update_bn(loader, module, device=module_device(host, module))
 
 
 @handles(AnnealLearningRates)
 def _anneal(effect: AnnealLearningRates, ctx: Context) -> None:
-    groups = ctx.trainer.optimizers[effect.optimizer_idx].param_groups
+    groups = ctx.host.optimizers[effect.optimizer_idx].param_groups
     kept = _kept(ctx)
     if "start_lrs" not in kept:
         kept["start_lrs"] = [float(g["lr"]) for g in groups]
@@ -86,5 +90,5 @@ def _anneal(effect: AnnealLearningRates, ctx: Context) -> None:
 
 @handles(SuspendSchedulers)
 def _suspend(effect: SuspendSchedulers, ctx: Context) -> None:
-    if ctx.trainer.lr_scheduler_configs:
-        ctx.trainer.lr_scheduler_configs = []
+    if ctx.host.lr_scheduler_configs:
+        ctx.host.lr_scheduler_configs = []
