@@ -74,10 +74,13 @@ class _Work:
 
     def __init__(self, cfg: Any, state: ModelCheckpointState, event: Event) -> None:
         self.__dict__.update({name: getattr(state, name) for name in _FIELDS})
-        self.cfg, self.event, self.effects = cfg, event, []
+        self.cfg, self.event, self.effects, self.removals = cfg, event, [], []
 
     def freeze(self) -> tuple[ModelCheckpointState, Effects]:
-        return ModelCheckpointState(**{name: self.__dict__[name] for name in _FIELDS}), tuple(self.effects)
+        """The new state, and the effects with every removal last: a kill between two effects never leaves
+        ``last.ckpt`` linked to a removed file, nor fewer checkpoints than before."""
+        state = ModelCheckpointState(**{name: self.__dict__[name] for name in _FIELDS})
+        return state, (*self.effects, *self.removals)
 
     # -- files -------------------------------------------------------------------------------------
     def exists(self, path: str) -> bool:
@@ -110,12 +113,11 @@ class _Work:
             self.written = (*self.written, path)
 
     def remove_if_ours(self, previous: str, current: str) -> None:
-        """Delete ``previous`` unless it is ``current``, was not written by us, or lies outside ``dirpath``."""
-        if previous == current or previous not in self.written:
+        """Delete ``previous`` (after this event's writes) unless it is ``current``, was not written by us,
+        or is not a name inside ``dirpath`` (the trainer checks the file itself too)."""
+        if previous == current or previous not in self.written or not within(previous, self.dirpath):
             return
-        if self.dirpath and not previous.startswith(os.path.join(self.dirpath, "")):
-            return
-        self.effects.append(RemoveCheckpoint(previous))
+        self.removals.append(RemoveCheckpoint(previous))
         self.written = tuple(p for p in self.written if p != previous)
 
     # -- Lightning's saving routines ---------------------------------------------------------------
@@ -173,6 +175,17 @@ class _Work:
             self.save(path)
         if previous:
             self.remove_if_ours(previous, path)
+
+
+def within(path: str, dirpath: str) -> bool:
+    """Whether the name ``path`` lies inside ``dirpath`` as written: no ``..``, no other root (no disk access).
+
+    >>> within("/c/a.ckpt", "/c"), within("/c/../x", "/c"), within("/cx/a.ckpt", "/c"), within("a.ckpt", "")
+    (True, False, False, True)
+    """
+    if ".." in path.replace("\\", "/").split("/"):
+        return False
+    return not dirpath or path.startswith(os.path.join(dirpath, ""))
 
 
 def missing_monitor(monitor: str, metrics: dict[str, Any]) -> MissingMetric:

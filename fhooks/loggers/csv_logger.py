@@ -41,6 +41,26 @@ def next_version(root: str) -> int:
     return max(found) + 1 if found else 0
 
 
+def claim_version(root: str) -> int:
+    """Take the next free ``version_N`` in ``root`` by creating its folder (exclusive ``mkdir``; on a clash with
+    another run starting at the same time, the next number is tried), so two runs never share one.
+
+    >>> import tempfile
+    >>> root = tempfile.mkdtemp()
+    >>> claim_version(root), claim_version(root)
+    (0, 1)
+    """
+    os.makedirs(root, exist_ok=True)
+    version = next_version(root)
+    while True:
+        try:
+            os.mkdir(os.path.join(root, f"version_{version}"))
+        except FileExistsError:
+            version = max(version + 1, next_version(root))
+            continue
+        return version
+
+
 def scalar(value: Any) -> Any:
     """A logged value as a plain Python value: tensors and numpy scalars through ``.item()``."""
     item = getattr(value, "item", None)
@@ -180,9 +200,9 @@ class RunFolder:
 
     @property
     def version(self) -> int | str:
-        """The given version, or the next free ``version_N`` number (decided on first use)."""
+        """The given version, or the next free ``version_N`` number (claimed on first use: its folder is made)."""
         if self._version is None:
-            self._version = next_version(self.root_dir)
+            self._version = claim_version(self.root_dir)
         return self._version
 
     @property

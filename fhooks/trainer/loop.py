@@ -6,7 +6,6 @@ Events are emitted in Lightning's order (see ``docs/events.md``).
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,10 +14,9 @@ import torch
 import fhooks
 from fhooks.core.events import BatchData
 from fhooks.core.frozendict import frozendict
-from fhooks.core.hook import instances
 from fhooks.errors import MisconfigurationError
-from fhooks.hooks.model_checkpoint import ModelCheckpoint
 from fhooks.trainer import checkpoint as ckpt
+from fhooks.trainer import checkpoint_files
 from fhooks.trainer.config import limited
 from fhooks.trainer.optim import parse_optimizers, step_schedulers
 from fhooks.trainer.outputs import EpochMeans, LazyMetrics, batch_size, eval_values, split_output, to_device
@@ -133,10 +131,8 @@ def _configure_optimizers(trainer: Any, module: Any) -> None:
 
 
 def _existing_files(trainer: Any) -> tuple[str, ...]:
-    """The files already in each ``model_checkpoint``'s folder (named as the hook names its own files)."""
-    folders = {hook.dirpath or str(trainer.checkpoint_dir) for hook in instances(trainer.callbacks, ModelCheckpoint)}
-    return tuple(sorted(os.path.join(folder, name) for folder in folders if os.path.isdir(folder)
-                        for name in os.listdir(folder)))
+    """The files already in each ``model_checkpoint``'s folder and its subfolders (named as the hook names its own)."""
+    return checkpoint_files.existing_files(checkpoint_files.checkpoint_folders(trainer))
 
 
 def _eval_batches(loader: Any, limit: int | float, at_most: int | None = None) -> int | None:

@@ -1,0 +1,291 @@
+"""The file side of checkpointing: a locked folder, a ledger of the files this run wrote, nothing touched outside.
+
+For each checkpoint folder of a fit, :class:`Folder` holds an OS lock on
+``<folder>/.fhooks-ledger`` (``fcntl.flock``: the kernel drops it when the
+process dies, so a killed run never blocks its own resume, while a second live
+run into the folder fails at once). The same file is the ledger: one JSON line
+per file written or removed, with the file's identity (device, inode, size,
+mtime) and the run that wrote it. A file may be replaced or removed only when the
+ledger says this run's lineage wrote it and it is still that very file; every
+path is resolved (``realpath``) and must stay inside its folder.
+
+>>> import os, tempfile
+>>> root = tempfile.mkdtemp()
+>>> guard = FileGuard([root])
+>>> target = os.path.join(root, "a.ckpt")
+>>> guard.check_write(target, "run1")
+>>> _ = open(target, "w").write("x")
+>>> guard.wrote(target, "run1")
+>>> guard.owns(target, "run1"), guard.owns(target, "someone else")
+(True, False)
+>>> guard.close()
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import uuid
+import warnings
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from fhooks.errors import CheckpointClash, CheckpointFolderBusy
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: no flock, the folder is not locked
+    fcntl = None  # type: ignore[assignment]
+
+LEDGER = ".fhooks-ledger"
+#: The marker in the names of temporary files fhooks writes (``.<name>.fhooks-<random>.tmp``).
+TEMP_MARK = ".fhooks-"
+_ORPHAN = re.compile(r"^\..+\.fhooks-[A-Za-z0-9_]+\.tmp$")
+#: The key in ``trainer.extra_state`` naming the run (lineage) that wrote a checkpoint's files.
+RUN_KEY = "fhooks.files.run"
+
+Identity = tuple[int, int, int, int]
+
+
+def identity(path: str) -> Identity | None:
+    """What tells one file from another at ``path`` (not following a final symlink): device, inode, size, mtime."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
+
+
+def inside(path: str, folder: str) -> bool:
+    """Whether ``path`` lies strictly inside ``folder`` (both already resolved).
+
+    >>> inside("/a/b/c.ckpt", "/a/b"), inside("/a/bc.ckpt", "/a/b"), inside("/a/b", "/a/b")
+    (True, False, False)
+    """
+    return os.path.commonpath([path, folder]) == folder and path != folder
+
+
+def orphan_temp_files(folder: str) -> list[str]:
+    """The temporary files fhooks left in ``folder`` (and below) when a process died mid-write."""
+    found = []
+    for parent, _dirs, names in os.walk(folder):
+        found += [os.path.join(parent, n) for n in names if _ORPHAN.match(n)]
+    return sorted(found)
+
+
+def existing_files(folders: Iterable[str]) -> tuple[str, ...]:
+    """Every file and folder already inside ``folders``, subfolders included (fhooks' own bookkeeping left out).
+
+    A metric name with ``/`` puts checkpoints in subfolders, so those are listed too.
+    """
+    found = []
+    for folder in folders:
+        for parent, dirs, names in os.walk(folder):
+            for name in (*dirs, *names):
+                if name != LEDGER and not _ORPHAN.match(name):
+                    found.append(os.path.join(parent, name))
+    return tuple(sorted(found))
+
+
+class Folder:
+    """One locked checkpoint folder and its ledger."""
+
+    def __init__(self, path: str) -> None:
+        self.path = os.path.realpath(path)
+        os.makedirs(self.path, exist_ok=True)
+        self.fd = os.open(os.path.join(self.path, LEDGER), os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            if fcntl is not None:
+                fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(self.fd)
+            raise CheckpointFolderBusy(
+                f"checkpoint folder {self.path!r} is in use by another running fit (it holds the lock on "
+                f"{os.path.join(self.path, LEDGER)!r}); wait for that run to end, or give this one another "
+                "dirpath (ModelCheckpoint(dirpath=...)) or default_root_dir") from None
+        for orphan in orphan_temp_files(self.path):
+            with contextlib.suppress(OSError):
+                os.unlink(orphan)
+        self.entries = self._read()
+        self._compact()
+
+    def _read(self) -> dict[str, tuple[Identity, str]]:
+        """Replay the ledger; a torn last line (a kill mid-append) is skipped."""
+        entries: dict[str, tuple[Identity, str]] = {}
+        os.lseek(self.fd, 0, os.SEEK_SET)
+        chunks = []
+        while chunk := os.read(self.fd, 1 << 16):
+            chunks.append(chunk)
+        for line in b"".join(chunks).decode("utf-8", "replace").splitlines():
+            try:
+                record = json.loads(line)
+                name = str(record["name"])
+                if record["op"] == "w":
+                    entries[name] = (tuple(int(v) for v in record["id"]), str(record["run"]))  # type: ignore[assignment]
+                else:
+                    entries.pop(name, None)
+            except (ValueError, KeyError, TypeError):
+                continue
+        return {name: entry for name, entry in entries.items()
+                if identity(os.path.join(self.path, name)) == entry[0]}
+
+    def _compact(self) -> None:
+        """Rewrite the ledger with the entries still true (files gone or changed are dropped)."""
+        text = "".join(self._line("w", name, ident, run) for name, (ident, run) in sorted(self.entries.items()))
+        os.ftruncate(self.fd, 0)
+        os.lseek(self.fd, 0, os.SEEK_SET)
+        os.write(self.fd, text.encode())
+
+    @staticmethod
+    def _line(op: str, name: str, ident: Identity | None = None, run: str | None = None) -> str:
+        record: dict[str, Any] = {"op": op, "name": name}
+        if op == "w":
+            record.update(id=list(ident or ()), run=run)
+        return json.dumps(record) + "\n"
+
+    def _append(self, line: str) -> None:
+        os.lseek(self.fd, 0, os.SEEK_END)
+        os.write(self.fd, line.encode())
+
+    def name(self, path: str) -> str:
+        return os.path.relpath(path, self.path)
+
+    def owns(self, path: str, run: str) -> bool:
+        """Whether ``path`` is a file ``run`` wrote here and nobody has replaced since."""
+        entry = self.entries.get(self.name(path))
+        return entry is not None and entry[1] == run and identity(path) == entry[0]
+
+    def wrote(self, path: str, run: str) -> None:
+        ident = identity(path)
+        if ident is None:
+            return
+        name = self.name(path)
+        self.entries[name] = (ident, run)
+        self._append(self._line("w", name, ident, run))
+
+    def removed(self, path: str) -> None:
+        name = self.name(path)
+        if self.entries.pop(name, None) is not None:
+            self._append(self._line("rm", name))
+
+    def close(self) -> None:
+        os.close(self.fd)  # closing the last descriptor releases the flock
+
+
+class FileGuard:
+    """The locked folders of one fit: where checkpoints may be written, replaced, linked and removed.
+
+    A path that names a guarded folder (its text starts with the folder) must resolve inside it;
+    a path outside every guarded folder is the caller's own business (``trainer.save_checkpoint``
+    to a path of the user's choice) and is written as asked.
+    """
+
+    def __init__(self, folders: Iterable[str]) -> None:
+        self.folders: list[Folder] = []
+        try:
+            for path in dict.fromkeys(os.path.realpath(f) for f in folders):
+                self.folders.append(Folder(path))
+        except BaseException:
+            self.close()
+            raise
+
+    def folder_of(self, path: str) -> tuple[Folder | None, str]:
+        """The guarded folder ``path`` is written as being in, and ``path`` resolved.
+
+        Raises:
+            CheckpointClash: ``path`` names a guarded folder but resolves outside it (``..``, a symlink).
+        """
+        raw = path if os.path.isabs(path) else os.path.join(os.getcwd(), path)
+        given = os.path.abspath(path)
+        resolved = os.path.join(os.path.realpath(os.path.dirname(given)), os.path.basename(given))
+        for folder in self.folders:
+            prefix = os.path.join(folder.path, "")
+            if raw.startswith(prefix) or given.startswith(prefix) or inside(resolved, folder.path):
+                if not inside(resolved, folder.path) or ".." in path.replace("\\", "/").split("/"):
+                    raise CheckpointClash(f"checkpoint path {path!r} resolves to {resolved!r}, outside the checkpoint "
+                                          f"folder {folder.path!r}; fhooks writes, links and removes only inside it")
+                return folder, resolved
+        return None, resolved
+
+    def check_write(self, path: str, run: str) -> None:
+        """Refuse to write ``path`` over something this run did not write, or outside its folder.
+
+        Raises:
+            CheckpointClash: with what is there and what to do.
+        """
+        folder, resolved = self.folder_of(path)
+        if folder is None:
+            return
+        if os.path.isdir(resolved) and not os.path.islink(resolved):
+            raise CheckpointClash(f"cannot write checkpoint {resolved!r}: a folder of that name is there; fhooks "
+                                  "never removes it. Move it away or choose another filename/dirpath")
+        if os.path.lexists(resolved) and not folder.owns(resolved, run):
+            raise CheckpointClash(
+                f"checkpoint {resolved!r} already exists and was not written by this run; fhooks never overwrites "
+                "it. Keep enable_version_counter=True (it then takes a -vN name), move the file away, or choose "
+                "another dirpath")
+
+    def wrote(self, path: str, run: str) -> None:
+        """Record that ``run`` wrote ``path`` (now on disk)."""
+        folder, resolved = self.folder_of(path)
+        if folder is not None:
+            folder.wrote(resolved, run)
+
+    def owns(self, path: str, run: str) -> bool:
+        """Whether ``path`` lies in a guarded folder and ``run`` wrote it (the file on disk is still that file)."""
+        try:
+            folder, resolved = self.folder_of(path)
+        except CheckpointClash:
+            return False
+        return folder is not None and folder.owns(resolved, run)
+
+    def remove(self, path: str, run: str) -> bool:
+        """Delete ``path`` if this run owns it; else keep it and warn (a path already gone is no matter).
+
+        Returns whether it was deleted.
+        """
+        if not os.path.lexists(path):
+            return False
+        if not self.owns(path, run):
+            warnings.warn(f"fhooks kept {path!r}: it was asked to remove it, but it is not a file this run wrote "
+                          "inside its checkpoint folder", UserWarning, stacklevel=3)
+            return False
+        folder, resolved = self.folder_of(path)
+        assert folder is not None
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(resolved)
+        folder.removed(resolved)
+        return True
+
+    def close(self) -> None:
+        for folder in self.folders:
+            folder.close()
+        self.folders = []
+
+
+def run_id(trainer: Any) -> str:
+    """The id of the run lineage writing checkpoints: kept in ``trainer.extra_state`` so a resume inherits it."""
+    return trainer.extra_state.setdefault(RUN_KEY, uuid.uuid4().hex)
+
+
+def checkpoint_folders(trainer: Any) -> list[str]:
+    """The folders of every ``model_checkpoint`` in the trainer's callbacks, resolved."""
+    from fhooks.core.hook import instances
+    from fhooks.hooks.model_checkpoint import ModelCheckpoint
+
+    return sorted({os.path.realpath(hook.dirpath or str(trainer.checkpoint_dir))
+                   for hook in instances(trainer.callbacks, ModelCheckpoint)})
+
+
+@contextlib.contextmanager
+def guarded(trainer: Any) -> Iterator[None]:
+    """Lock the trainer's checkpoint folders for the length of a fit (``trainer.file_guard`` meanwhile)."""
+    guard = FileGuard(checkpoint_folders(trainer))
+    trainer.file_guard = guard
+    try:
+        yield
+    finally:
+        trainer.file_guard = None
+        guard.close()
