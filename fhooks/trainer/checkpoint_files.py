@@ -9,12 +9,12 @@ mtime) and the run that wrote it. A file may be replaced or removed only when th
 ledger says this run's lineage wrote it and it is still that very file; every
 path is resolved (``realpath``) and must stay inside its folder.
 
->>> import os, tempfile
+>>> import os, pathlib, tempfile
 >>> root = tempfile.mkdtemp()
 >>> guard = FileGuard([root])
 >>> target = os.path.join(root, "a.ckpt")
 >>> guard.check_write(target, "run1")
->>> _ = open(target, "w").write("x")
+>>> _ = pathlib.Path(target).write_text("x")
 >>> guard.wrote(target, "run1")
 >>> guard.owns(target, "run1"), guard.owns(target, "someone else")
 (True, False)
