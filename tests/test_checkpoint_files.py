@@ -285,3 +285,15 @@ class TestVersionFolders:
         (cwd / "logs" / "lightning_logs").mkdir(parents=True)
         (cwd / "logs" / "lightning_logs" / "version_0").write_text("not a folder")
         assert CSVLogger("logs").version == 1
+
+
+class TestOnExceptionRelativeDir:
+    def test_a_relative_dirpath_is_the_working_directory_s(self, cwd):
+        from fhooks.callbacks import OnExceptionCheckpoint
+
+        def boom(event):
+            raise RuntimeError("boom")
+
+        with pytest.raises(RuntimeError, match="boom"):
+            fit([OnExceptionCheckpoint("crash"), lambda_hook(on_train_batch_end=boom)], default_root_dir="runs")
+        assert files(cwd / "crash") == ["on_exception.ckpt"]

@@ -279,10 +279,22 @@ def checkpoint_folders(trainer: Any) -> list[str]:
                    for hook in instances(trainer.callbacks, ModelCheckpoint)})
 
 
+def guarded_folders(trainer: Any) -> list[str]:
+    """The folders a fit locks: every ``model_checkpoint``'s and ``on_exception_checkpoint``'s (none with
+    ``fast_dev_run``, which saves nothing)."""
+    from fhooks.core.hook import instances
+    from fhooks.hooks.on_exception_checkpoint import OnExceptionCheckpoint
+
+    if trainer.fast_dev_run:
+        return []
+    on_exception = {os.path.realpath(hook.dirpath) for hook in instances(trainer.callbacks, OnExceptionCheckpoint)}
+    return sorted(set(checkpoint_folders(trainer)) | on_exception)
+
+
 @contextlib.contextmanager
 def guarded(trainer: Any) -> Iterator[None]:
     """Lock the trainer's checkpoint folders for the length of a fit (``trainer.file_guard`` meanwhile)."""
-    guard = FileGuard(checkpoint_folders(trainer))
+    guard = FileGuard(guarded_folders(trainer))
     trainer.file_guard = guard
     try:
         yield
