@@ -276,15 +276,31 @@ class TestOneRunPerFolder:
 
 
 class TestVersionFolders:
-    def test_two_loggers_starting_together_take_different_versions(self, cwd):
+    def test_two_trainers_starting_together_take_different_versions(self, cwd):
+        first, second = (Trainer(default_root_dir="runs", max_epochs=1, enable_progress_bar=False,
+                                 enable_model_summary=False) for _ in range(2))
+        assert first.log_dir == second.log_dir  # both decided before either wrote anything (Lightning's race)
+        first.fit(Regressor(), loader(16))
+        second.fit(Regressor(), loader(16))
+        assert (first.logger.version, second.logger.version) == (0, 1)
+        assert files(cwd / "runs") == ["lightning_logs/version_0/checkpoints/epoch=0-step=2.ckpt",
+                                       "lightning_logs/version_0/hparams.yaml",
+                                       "lightning_logs/version_1/checkpoints/epoch=0-step=2.ckpt",
+                                       "lightning_logs/version_1/hparams.yaml"]
+
+    def test_loggers_claim_distinct_folders(self, cwd):
         first, second = CSVLogger("logs"), CSVLogger("logs")
+        assert first.version == second.version == 0
+        first.log_metrics({"a": 1.0}, step=0)
+        second.log_metrics({"a": 2.0}, step=0)
         assert (first.version, second.version) == (0, 1)
-        assert sorted(p.name for p in (cwd / "logs" / "lightning_logs").iterdir()) == ["version_0", "version_1"]
 
     def test_a_file_named_like_a_version_is_skipped(self, cwd):
         (cwd / "logs" / "lightning_logs").mkdir(parents=True)
         (cwd / "logs" / "lightning_logs" / "version_0").write_text("not a folder")
-        assert CSVLogger("logs").version == 1
+        logger = CSVLogger("logs")
+        logger.log_metrics({"a": 1.0}, step=0)
+        assert logger.version == 1
 
 
 class TestOnExceptionRelativeDir:

@@ -179,6 +179,7 @@ class RunFolder:
         self._save_dir = os.fspath(save_dir)
         self._name = name or ""
         self._version = version
+        self._claimed = version is not None  # a version the user gives is theirs to share
         self._prefix = prefix
         self.hparams: dict[str, Any] = {}
         self.group_separator = "/"
@@ -200,10 +201,25 @@ class RunFolder:
 
     @property
     def version(self) -> int | str:
-        """The given version, or the next free ``version_N`` number (claimed on first use: its folder is made)."""
+        """The given version, or the next free ``version_N`` number (decided on first use, claimed by :meth:`claim`)."""
         if self._version is None:
-            self._version = claim_version(self.root_dir)
+            self._version = next_version(self.root_dir)
         return self._version
+
+    def claim(self) -> None:
+        """Make this run's ``version_N`` folder before anything is written there (exclusive ``mkdir``): if another
+        run took that number since it was decided, take the next free one, so two runs never share a folder."""
+        if self._claimed:
+            return
+        self._claimed = True
+        if self._version is not None:
+            try:
+                os.makedirs(self.root_dir, exist_ok=True)
+                os.mkdir(self.log_dir)
+                return
+            except FileExistsError:
+                pass
+        self._version = claim_version(self.root_dir)
 
     @property
     def log_dir(self) -> str:
@@ -254,6 +270,7 @@ class CSVLogger(RunFolder):
         if self._opened:
             return
         self._opened = True
+        self.claim()
         path = self.metrics_file_path
         if os.path.isfile(path):
             warnings.warn(f"CSVLogger: {path} exists from an earlier run; it will be replaced", UserWarning,

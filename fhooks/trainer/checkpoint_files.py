@@ -293,7 +293,12 @@ def guarded_folders(trainer: Any) -> list[str]:
 
 @contextlib.contextmanager
 def guarded(trainer: Any) -> Iterator[None]:
-    """Lock the trainer's checkpoint folders for the length of a fit (``trainer.file_guard`` meanwhile)."""
+    """Claim the loggers' version folders, then lock the trainer's checkpoint folders for the length of a fit
+    (``trainer.file_guard`` meanwhile)."""
+    for logger in trainer.loggers:
+        claim = getattr(logger, "claim", None)
+        if callable(claim):
+            claim()
     guard = FileGuard(guarded_folders(trainer))
     trainer.file_guard = guard
     try:

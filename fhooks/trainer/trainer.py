@@ -341,7 +341,7 @@ class Trainer:
         """Delete a checkpoint file (what ``RemoveCheckpoint`` does), never the one this run resumed from.
 
         Only a file this run wrote is deleted: during a fit, one the folder's ledger lists as this run's
-        (and still the same file); otherwise one this trainer wrote. Anything else is kept, with a warning.
+        (and still the same file; anything else is kept, with a warning); outside a fit, one this trainer wrote.
         """
         target = resolve(os.fspath(path), self.checkpoint_dir)
         if self.ckpt_path is not None and target.resolve() == Path(self.ckpt_path).resolve():
