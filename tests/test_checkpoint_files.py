@@ -313,3 +313,16 @@ class TestOnExceptionRelativeDir:
         with pytest.raises(RuntimeError, match="boom"):
             fit([OnExceptionCheckpoint("crash"), lambda_hook(on_train_batch_end=boom)], default_root_dir="runs")
         assert files(cwd / "crash") == ["on_exception.ckpt"]
+
+    def test_a_clash_while_the_run_fails_warns_and_keeps_the_run_s_own_error(self, cwd):
+        from fhooks.callbacks import OnExceptionCheckpoint
+
+        (cwd / "crash").mkdir()
+        (cwd / "crash" / "on_exception.ckpt").write_text("an earlier run's")
+
+        def boom(event):
+            raise RuntimeError("boom")
+
+        with pytest.raises(RuntimeError, match="boom"), pytest.warns(UserWarning, match="not written"):
+            fit([OnExceptionCheckpoint("crash"), lambda_hook(on_train_batch_end=boom)])
+        assert (cwd / "crash" / "on_exception.ckpt").read_text() == "an earlier run's"

@@ -265,6 +265,24 @@ class FileGuard:
         self.folders = []
 
 
+def may_write(guard: FileGuard, path: str, run: str, handling_exception: bool) -> bool:
+    """Whether ``path`` may be written; a clash raises, but while a run's own exception is propagating it only
+    warns (the crash checkpoint is not written, the original exception stays the one raised).
+
+    Raises:
+        CheckpointClash: see :meth:`FileGuard.check_write`.
+    """
+    try:
+        guard.check_write(path, run)
+    except CheckpointClash as clash:
+        if not handling_exception:
+            raise
+        warnings.warn(f"{clash} (checkpoint not written while handling the run's exception)", UserWarning,
+                      stacklevel=3)
+        return False
+    return True
+
+
 def run_id(trainer: Any) -> str:
     """The id of the run lineage writing checkpoints: kept in ``trainer.extra_state`` so a resume inherits it."""
     return trainer.extra_state.setdefault(RUN_KEY, uuid.uuid4().hex)

@@ -324,12 +324,13 @@ class Trainer:
         this run wrote (see :mod:`fhooks.trainer.checkpoint_files`).
 
         Raises:
-            CheckpointClash: the path escapes its checkpoint folder or names a file this run did not write.
+            CheckpointClash: the path escapes its checkpoint folder or names a file this run did not write
+                (while an exception is being handled: a warning instead, so that exception propagates).
         """
         target = resolve(os.fspath(path), self.checkpoint_dir)
         guard, run = self.file_guard, checkpoint_files.run_id(self)
-        if guard is not None:
-            guard.check_write(str(target), run)
+        if guard is not None and not checkpoint_files.may_write(guard, str(target), run, self.handling_exception):
+            return target
         checkpoint = loop.build_checkpoint(self, weights_only)
         ckpt.write_atomic(checkpoint, target)
         self.written_checkpoints.append(target)
