@@ -194,11 +194,20 @@ class TestNeverOverwritesOrDeletesWhatItDidNotWrite:
                     lambda_hook(on_train_epoch_start=lambda e: Do(snapshot) if e.epoch == 1 else None)]
 
         fit(callbacks(), max_epochs=2)  # the "killed" run: it went on past the snapshot
-        after_snapshot = (folder / "epoch=1-step=4.ckpt").read_bytes()
+        after_snapshot = {name: (folder / name).read_bytes() for name in files(folder)}
         fit(callbacks(), max_epochs=2, ckpt_path="snap.ckpt")
-        assert files(folder) == ["epoch=1-step=4-v1.ckpt", "epoch=1-step=4.ckpt", "last.ckpt"]  # as Lightning
-        assert (folder / "epoch=1-step=4.ckpt").read_bytes() == after_snapshot
-        assert torch.load(folder / "last.ckpt", weights_only=True)["global_step"] == 4
+        # last.ckpt too was first made after the snapshot (in the same event): not ours either, as in Lightning
+        assert files(folder) == ["epoch=1-step=4-v1.ckpt", "epoch=1-step=4.ckpt", "last-v1.ckpt", "last.ckpt"]
+        assert all((folder / name).read_bytes() == data for name, data in after_snapshot.items())
+        assert torch.load(folder / "last-v1.ckpt", weights_only=True)["global_step"] == 4
+
+    def test_a_resumed_run_still_manages_the_files_made_before_its_checkpoint(self, cwd):
+        mc = ModelCheckpoint(dirpath="ckpts", save_last=True)
+        fit([mc], max_epochs=2)
+        fit([ModelCheckpoint(dirpath="ckpts", save_last=True)], max_epochs=3, ckpt_path=mc.best_model_path)
+        # last.ckpt (made at epoch 0) is still ours and reused; the file resumed from is never removed (Lightning)
+        assert files(cwd / "ckpts") == ["epoch=1-step=4.ckpt", "epoch=2-step=6.ckpt", "last.ckpt"]
+        assert torch.load(cwd / "ckpts" / "last.ckpt", weights_only=True)["global_step"] == 6
 
 
 def apply(effect, folder):

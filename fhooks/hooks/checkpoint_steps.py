@@ -93,7 +93,7 @@ class _Work:
                                                  auto_insert=cfg.auto_insert_metric_name, naming=cfg.naming))
         path, ver = name(), cfg.naming.first_version
         if cfg.enable_version_counter:
-            while self.exists(path) and path != reuse:
+            while self.exists(path) and (path != reuse or path in self.taken):
                 path, ver = name(ver), ver + 1
         return path
 
@@ -217,8 +217,9 @@ def _configure(cfg: Any, state: ModelCheckpointState, event: Event) -> Result:
         num_training_batches=info.num_training_batches, num_val_batches=info.num_val_batches or 0,
         check_val_every_n_epoch=info.check_val_every_n_epoch)
     existing = getattr(info, "existing_checkpoints", None)
-    if existing is not None:
-        changes["taken"] = tuple(p for p in existing if p not in state.written)
+    if existing is not None:  # files it does not own; a name it wrote that is listed was remade by someone else
+        changes["taken"] = tuple(existing)
+        changes["written"] = tuple(p for p in state.written if p not in existing)
     if state.dirpath and state.dirpath != dirpath:  # as Lightning's load_state_dict: only best_model_path survives
         changes.update(best_k=(), kth_best_model_path="", kth_value=cfg.init.kth_value, best_model_score=None,
                        last_model_path="", written=())

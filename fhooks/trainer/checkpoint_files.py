@@ -5,9 +5,11 @@ For each checkpoint folder of a fit, :class:`Folder` holds an OS lock on
 process dies, so a killed run never blocks its own resume, while a second live
 run into the folder fails at once). The same file is the ledger: one JSON line
 per file written or removed, with the file's identity (device, inode, size,
-mtime) and the run that wrote it. A file may be replaced or removed only when the
-ledger says this run's lineage wrote it and it is still that very file; every
-path is resolved (``realpath``) and must stay inside its folder.
+mtime), the run that wrote it and when that run first made the name. A file may
+be replaced or removed only when the ledger says this run's lineage wrote it and
+it is still that very file; every path is resolved (``realpath``) and must stay
+inside its folder. A resumed run owns only the names its lineage made up to the
+checkpoint it resumes from; what the dead run made after that is foreign to it.
 
 >>> import os, pathlib, tempfile
 >>> root = tempfile.mkdtemp()
@@ -27,10 +29,11 @@ import contextlib
 import json
 import os
 import re
+import time
 import uuid
 import warnings
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 from fhooks.errors import CheckpointClash, CheckpointFolderBusy
 
@@ -43,10 +46,19 @@ LEDGER = ".fhooks-ledger"
 #: The marker in the names of temporary files fhooks writes (``.<name>.fhooks-<random>.tmp``).
 TEMP_MARK = ".fhooks-"
 _ORPHAN = re.compile(r"^\..+\.fhooks-[A-Za-z0-9_]+\.tmp$")
-#: The key in ``trainer.extra_state`` naming the run (lineage) that wrote a checkpoint's files.
+#: The keys in ``trainer.extra_state`` naming the run (lineage) that wrote a checkpoint, and when.
 RUN_KEY = "fhooks.files.run"
+SEQ_KEY = "fhooks.files.seq"
 
 Identity = tuple[int, int, int, int]
+
+
+class Entry(NamedTuple):
+    """What the ledger knows of one name: the file's identity, the run that wrote it, when the run first made it."""
+
+    identity: Identity
+    run: str
+    first: int
 
 
 def identity(path: str) -> Identity | None:
@@ -111,9 +123,9 @@ class Folder:
         self.entries = self._read()
         self._compact()
 
-    def _read(self) -> dict[str, tuple[Identity, str]]:
+    def _read(self) -> dict[str, Entry]:
         """Replay the ledger; a torn last line (a kill mid-append) is skipped."""
-        entries: dict[str, tuple[Identity, str]] = {}
+        entries: dict[str, Entry] = {}
         os.lseek(self.fd, 0, os.SEEK_SET)
         chunks = []
         while chunk := os.read(self.fd, 1 << 16):
@@ -123,26 +135,27 @@ class Folder:
                 record = json.loads(line)
                 name = str(record["name"])
                 if record["op"] == "w":
-                    entries[name] = (tuple(int(v) for v in record["id"]), str(record["run"]))  # type: ignore[assignment]
+                    ident = tuple(int(v) for v in record["id"])
+                    entries[name] = Entry(ident, str(record["run"]), int(record["first"]))  # type: ignore[arg-type]
                 else:
                     entries.pop(name, None)
             except (ValueError, KeyError, TypeError):
                 continue
         return {name: entry for name, entry in entries.items()
-                if identity(os.path.join(self.path, name)) == entry[0]}
+                if identity(os.path.join(self.path, name)) == entry.identity}
 
     def _compact(self) -> None:
         """Rewrite the ledger with the entries still true (files gone or changed are dropped)."""
-        text = "".join(self._line("w", name, ident, run) for name, (ident, run) in sorted(self.entries.items()))
+        text = "".join(self._line("w", name, entry) for name, entry in sorted(self.entries.items()))
         os.ftruncate(self.fd, 0)
         os.lseek(self.fd, 0, os.SEEK_SET)
         os.write(self.fd, text.encode())
 
     @staticmethod
-    def _line(op: str, name: str, ident: Identity | None = None, run: str | None = None) -> str:
+    def _line(op: str, name: str, entry: Entry | None = None) -> str:
         record: dict[str, Any] = {"op": op, "name": name}
-        if op == "w":
-            record.update(id=list(ident or ()), run=run)
+        if entry is not None:
+            record.update(id=list(entry.identity), run=entry.run, first=entry.first)
         return json.dumps(record) + "\n"
 
     def _append(self, line: str) -> None:
@@ -155,15 +168,28 @@ class Folder:
     def owns(self, path: str, run: str) -> bool:
         """Whether ``path`` is a file ``run`` wrote here and nobody has replaced since."""
         entry = self.entries.get(self.name(path))
-        return entry is not None and entry[1] == run and identity(path) == entry[0]
+        return entry is not None and entry.run == run and identity(path) == entry.identity
 
-    def wrote(self, path: str, run: str) -> None:
+    def wrote(self, path: str, run: str, seq: int) -> None:
         ident = identity(path)
         if ident is None:
             return
         name = self.name(path)
-        self.entries[name] = (ident, run)
-        self._append(self._line("w", name, ident, run))
+        old = self.entries.get(name)
+        entry = Entry(ident, run, old.first if old is not None and old.run == run else seq)
+        self.entries[name] = entry
+        self._append(self._line("w", name, entry))
+
+    def disown_after(self, run: str, seq: int) -> None:
+        """Names ``run`` first made after ``seq`` become foreign: a resumed run does not own them."""
+        for name, entry in list(self.entries.items()):
+            if entry.run == run and entry.first > seq:
+                self.entries[name] = entry = Entry(entry.identity, "", entry.first)
+                self._append(self._line("w", name, entry))
+
+    def owned(self, run: str) -> set[str]:
+        """The paths ``run`` owns here."""
+        return {os.path.join(self.path, name) for name, entry in self.entries.items() if entry.run == run}
 
     def removed(self, path: str) -> None:
         name = self.name(path)
@@ -184,6 +210,7 @@ class FileGuard:
 
     def __init__(self, folders: Iterable[str]) -> None:
         self.folders: list[Folder] = []
+        self.last_seq = 0
         try:
             for path in dict.fromkeys(os.path.realpath(f) for f in folders):
                 self.folders.append(Folder(path))
@@ -227,11 +254,28 @@ class FileGuard:
                 "it. Keep enable_version_counter=True (it then takes a -vN name), move the file away, or choose "
                 "another dirpath")
 
-    def wrote(self, path: str, run: str) -> None:
-        """Record that ``run`` wrote ``path`` (now on disk)."""
+    def next_seq(self) -> int:
+        """A number later than every earlier write's, in this process and in the runs before it (the clock)."""
+        self.last_seq = max(time.time_ns(), self.last_seq + 1)
+        return self.last_seq
+
+    def wrote(self, path: str, run: str, seq: int | None = None) -> None:
+        """Record that ``run`` wrote ``path`` (now on disk) at ``seq``."""
         folder, resolved = self.folder_of(path)
         if folder is not None:
-            folder.wrote(resolved, run)
+            folder.wrote(resolved, run, self.next_seq() if seq is None else seq)
+
+    def resume(self, run: str | None, seq: int | None) -> None:
+        """Resuming from a checkpoint ``run`` wrote at ``seq``: what ``run`` first made after it is not ours."""
+        if run is None or seq is None:
+            return
+        for folder in self.folders:
+            folder.disown_after(run, seq)
+
+    def foreign_files(self, run: str | None) -> tuple[str, ...]:
+        """Every file and folder in the guarded folders that ``run`` does not own (what a hook must step around)."""
+        owned = set().union(*(folder.owned(run) for folder in self.folders)) if run else set()
+        return tuple(p for p in existing_files(f.path for f in self.folders) if p not in owned)
 
     def owns(self, path: str, run: str) -> bool:
         """Whether ``path`` lies in a guarded folder and ``run`` wrote it (the file on disk is still that file)."""
@@ -281,6 +325,29 @@ def may_write(guard: FileGuard, path: str, run: str, handling_exception: bool) -
                       stacklevel=3)
         return False
     return True
+
+
+def stamp(trainer: Any) -> int | None:
+    """Mark the checkpoint about to be built with when it was taken (in ``trainer.extra_state``), during a fit."""
+    guard = trainer.file_guard
+    if guard is None:
+        return None
+    seq = trainer.extra_state[SEQ_KEY] = guard.next_seq()
+    return seq
+
+
+def files_to_step_around(trainer: Any, checkpoint: Any) -> tuple[str, ...]:
+    """The files in the checkpoint folders that the run about to start does not own: all of them for a fresh run;
+    for a resume, all but those its lineage made up to the checkpoint (what the dead run made after is foreign)."""
+    guard = trainer.file_guard
+    if guard is None:
+        return existing_files(checkpoint_folders(trainer))
+    extra = checkpoint.get("extra_state", {}) if isinstance(checkpoint, dict) else {}
+    run, seq = extra.get(RUN_KEY), extra.get(SEQ_KEY)
+    if not isinstance(run, str) or not isinstance(seq, int):
+        return guard.foreign_files(None)
+    guard.resume(run, seq)
+    return guard.foreign_files(run)
 
 
 def run_id(trainer: Any) -> str:

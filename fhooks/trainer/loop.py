@@ -84,8 +84,9 @@ def fit(trainer: Any, module: Any, train_loaders: Any, val_loaders: Any, ckpt_pa
         total = limited(_length(trainer.train_loader), trainer.limits["fit"])
         trainer.num_training_batches = total
         trainer.num_val_batches = _eval_total(trainer.val_loaders, trainer.limits["validate"]) or 0
-        counts = {"num_sanity_val_batches": _sanity_total(trainer), "existing_checkpoints": _existing_files(trainer)}
         checkpoint = ckpt.read(ckpt_path) if ckpt_path is not None else None
+        counts = {"num_sanity_val_batches": _sanity_total(trainer),
+                  "existing_checkpoints": _existing_files(trainer, checkpoint)}
         d.emit("setup", data=trainer.run_info(total, trainer.num_val_batches, **counts))
         if checkpoint is not None:
             _restore_model_and_hooks(trainer, module, checkpoint)
@@ -130,9 +131,9 @@ def _configure_optimizers(trainer: Any, module: Any) -> None:
     trainer.scaler = torch.amp.GradScaler("cuda") if trainer.precision == "16-mixed" else None
 
 
-def _existing_files(trainer: Any) -> tuple[str, ...]:
-    """The files already in each ``model_checkpoint``'s folder and its subfolders (named as the hook names its own)."""
-    return checkpoint_files.existing_files(checkpoint_files.checkpoint_folders(trainer))
+def _existing_files(trainer: Any, checkpoint: Any) -> tuple[str, ...]:
+    """The files already in the checkpoint folders that this run does not own (named as the hook names its own)."""
+    return checkpoint_files.files_to_step_around(trainer, checkpoint)
 
 
 def _eval_batches(loader: Any, limit: int | float, at_most: int | None = None) -> int | None:

@@ -331,11 +331,12 @@ class Trainer:
         guard, run = self.file_guard, checkpoint_files.run_id(self)
         if guard is not None and not checkpoint_files.may_write(guard, str(target), run, self.handling_exception):
             return target
+        seq = checkpoint_files.stamp(self)
         checkpoint = loop.build_checkpoint(self, weights_only)
         ckpt.write_atomic(checkpoint, target)
         self.written_checkpoints.append(target)
         if guard is not None:
-            guard.wrote(str(target), run)
+            guard.wrote(str(target), run, seq)
         return target
 
     def remove_checkpoint(self, path: str | os.PathLike[str]) -> None:
