@@ -335,3 +335,23 @@ class TestOnExceptionRelativeDir:
         with pytest.raises(RuntimeError, match="boom"), pytest.warns(UserWarning, match="not written"):
             fit([OnExceptionCheckpoint("crash"), lambda_hook(on_train_batch_end=boom)])
         assert (cwd / "crash" / "on_exception.ckpt").read_text() == "an earlier run's"
+
+
+class TestLedger:
+    def test_stays_small_over_a_long_run_and_still_knows_what_is_ours(self, tmp_path):
+        from fhooks.trainer.checkpoint_files import FileGuard
+
+        guard = FileGuard([tmp_path])
+        for i in range(3000):  # a save every step, the previous one removed
+            path = str(tmp_path / f"step={i}.ckpt")
+            guard.check_write(path, "run")
+            pathlib.Path(path).write_text(str(i))
+            guard.wrote(path, "run")
+            if i:
+                assert guard.remove(str(tmp_path / f"step={i - 1}.ckpt"), "run")
+        guard.close()
+        assert len((tmp_path / LEDGER).read_text().splitlines()) <= 1001
+        again = FileGuard([tmp_path])  # a later run of the same lineage, after the rewrites
+        assert again.owns(str(tmp_path / "step=2999.ckpt"), "run")
+        assert not again.owns(str(tmp_path / "step=2999.ckpt"), "another run")
+        again.close()

@@ -150,6 +150,7 @@ class Folder:
         os.ftruncate(self.fd, 0)
         os.lseek(self.fd, 0, os.SEEK_SET)
         os.write(self.fd, text.encode())
+        self.appended = 0
 
     @staticmethod
     def _line(op: str, name: str, entry: Entry | None = None) -> str:
@@ -159,6 +160,13 @@ class Folder:
         return json.dumps(record) + "\n"
 
     def _append(self, line: str) -> None:
+        """Add one record; past a thousand records and four per live entry the ledger is rewritten with only
+        the live ones, so a long run saving every step keeps it small (a kill mid-rewrite loses records, which
+        only makes files foreign: kept, never removed)."""
+        self.appended += 1
+        if self.appended > max(1000, 4 * len(self.entries)):
+            self._compact()
+            return
         os.lseek(self.fd, 0, os.SEEK_END)
         os.write(self.fd, line.encode())
 
