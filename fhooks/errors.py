@@ -43,3 +43,11 @@ class CorruptCheckpoint(FhooksError, ValueError):
 
 class MisconfigurationError(FhooksError, ValueError):
     """Trainer arguments or a module that do not fit together."""
+
+
+class CheckpointClash(FhooksError, FileExistsError):
+    """A checkpoint would replace, link over or escape to a path this run did not write."""
+
+
+class CheckpointFolderBusy(FhooksError, RuntimeError):
+    """Another live run holds the lock of the checkpoint folder."""

@@ -160,3 +160,25 @@ def test_resume_law_at_every_split(config, events):
         return
     for at in range(len(events) + 1):
         assert_resumes(hook, events, at)
+
+
+@given(any_configs, fit_streams(("val_loss",), step_metrics=("loss",), sanity_check=None, validation=None,
+                                exception=True))
+def test_a_kill_between_any_two_effects_leaves_every_link_pointing_at_a_file(config, events):
+    """On a model of the folder (file or link per name), stopping after any effect never leaves a link to a removed
+    file, and an event's removals come after its writes."""
+    hook = build(config, events)
+    if hook is None:
+        return
+    folder: dict[str, str | None] = {}  # path -> link target, or None for a file
+    for event, (_, effects) in zip(events, scan(hook, events)):
+        removing = False
+        for effect in effects:
+            if isinstance(effect, RemoveCheckpoint):
+                removing = True
+                folder.pop(effect.path, None)
+            else:
+                assert not removing, f"{event!r}: a write after a removal in {effects}"
+                folder[effect.path] = effect.target if isinstance(effect, LinkCheckpoint) else None
+            dangling = {path: target for path, target in folder.items() if target is not None and target not in folder}
+            assert not dangling, f"{event!r}: after {effect!r}, links to removed files {dangling}"

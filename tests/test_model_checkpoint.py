@@ -245,8 +245,8 @@ class TestFiles:
                   if isinstance(e.data, RunInfo) else e for e in fit_events([1, 2])]
         _, effects = fold(model_checkpoint(save_last=True), events)
         assert effects == (SaveCheckpoint("/c/epoch=0-step=2-v1.ckpt"), SaveCheckpoint("/c/last-v1.ckpt"),
-                           SaveCheckpoint("/c/epoch=1-step=4.ckpt"), RemoveCheckpoint("/c/epoch=0-step=2-v1.ckpt"),
-                           SaveCheckpoint("/c/last-v1.ckpt"))
+                           SaveCheckpoint("/c/epoch=1-step=4.ckpt"), SaveCheckpoint("/c/last-v1.ckpt"),
+                           RemoveCheckpoint("/c/epoch=0-step=2-v1.ckpt"))  # removals come after the event's writes
 
     def test_dirpath_change_on_resume_keeps_only_best_model_path(self):
         hook = model_checkpoint(monitor="val_loss", save_top_k=2)

@@ -11,6 +11,7 @@ from fhooks.core.effects import RemoveCheckpoint, SaveCheckpoint, Stop
 from fhooks.errors import InvalidArgument
 from fhooks.hooks import early_stopping, model_checkpoint
 from fhooks.replay import read_metrics, replay, replay_events
+from fhooks.trainer.checkpoint_files import LEDGER
 
 # The table Lightning's CSVLogger wrote for 2 batches/epoch, train_loss logged on step and epoch, val_loss per epoch.
 LIGHTNING_ROWS = [
@@ -158,7 +159,7 @@ class TestRealLightningCSV:
         trainer.fit(Module(), data, DataLoader(TensorDataset(torch.randn(2, 2)), batch_size=2))
         report = replay(model_checkpoint(monitor="val_loss", save_top_k=2),
                         tmp_path / "lightning_logs" / "version_0" / "metrics.csv")
-        assert sorted(report.kept_checkpoints) == sorted(p.name for p in (tmp_path / "ck").iterdir())
+        assert sorted(report.kept_checkpoints) == sorted(p.name for p in (tmp_path / "ck").iterdir() if p.name != LEDGER)
         assert report.state.best_model_score == float(mc.best_model_score)
 
 
@@ -183,7 +184,8 @@ class TestReplayOfAnFhooksRun:
         trainer = Trainer(callbacks=expression(), max_epochs=8, default_root_dir=tmp_path, num_sanity_val_steps=0,
                           enable_progress_bar=False, enable_model_summary=False)
         trainer.fit(Scripted(), loader(n=32), loader(n=16))
-        kept = sorted(p.name for p in (tmp_path / "lightning_logs" / "version_0" / "checkpoints").iterdir())
+        kept = sorted(p.name for p in (tmp_path / "lightning_logs" / "version_0" / "checkpoints").iterdir()
+                      if p.name != LEDGER)
 
         report = replay(sequence(*expression()), tmp_path / "lightning_logs" / "version_0" / "metrics.csv")
         assert (report.stopped_epoch, trainer.current_epoch - 1) == (5, 5)  # best 2.0 at epoch 3, patience 2

@@ -19,6 +19,7 @@ from fhooks.callbacks import (
 from fhooks.core.events import RunInfo
 from fhooks.errors import InvalidArgument, MisconfigurationError
 from fhooks.loggers import CSVLogger
+from fhooks.trainer.checkpoint_files import LEDGER
 from tests.models import Regressor, loader
 
 
@@ -109,7 +110,7 @@ class TestADefaultRun:
         version = tmp_path / "lightning_logs" / "version_0"
         assert trainer.log_dir == str(version)
         assert sorted(p.name for p in version.iterdir()) == ["checkpoints", "hparams.yaml", "metrics.csv"]
-        assert [p.name for p in (version / "checkpoints").iterdir()] == ["epoch=1-step=16.ckpt"]
+        assert [p.name for p in (version / "checkpoints").iterdir() if p.name != LEDGER] == ["epoch=1-step=16.ckpt"]
 
     def test_metrics_csv_has_a_row_per_validation_with_epoch_and_step(self, run, tmp_path):
         with open(tmp_path / "lightning_logs" / "version_0" / "metrics.csv", newline="") as f:
@@ -328,9 +329,9 @@ class TestCheckpointsAlreadyOnDisk:
             return checkpoint
 
         first = run()
-        before = {p.name: p.read_bytes() for p in (tmp_path / "ckpts").iterdir()}
+        before = {p.name: p.read_bytes() for p in (tmp_path / "ckpts").iterdir() if p.name != LEDGER}
         second = run()
-        names = sorted(p.name for p in (tmp_path / "ckpts").iterdir())
+        names = sorted(p.name for p in (tmp_path / "ckpts").iterdir() if p.name != LEDGER)
         assert names == ["epoch=0-step=8-v1.ckpt", "epoch=0-step=8.ckpt", "last-v1.ckpt", "last.ckpt"]  # Lightning's
         assert all((tmp_path / "ckpts" / name).read_bytes() == data for name, data in before.items())
         assert (first.best_model_path, second.best_model_path) == (
@@ -346,7 +347,7 @@ class TestCheckpointsAlreadyOnDisk:
 
         run(1)
         run(2, ckpt_path=folder / "last.ckpt")
-        assert sorted(p.name for p in folder.iterdir()) == ["epoch=1-step=16.ckpt", "last.ckpt"]
+        assert sorted(p.name for p in folder.iterdir() if p.name != LEDGER) == ["epoch=1-step=16.ckpt", "last.ckpt"]
 
 
 class TestLogArguments:

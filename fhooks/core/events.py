@@ -210,8 +210,9 @@ class RunInfo:
     Hooks whose decisions depend on how the trainer is set up (where validation
     runs, how many batches an epoch has) read it there and keep what they need
     in their state. ``None`` means unknown or unlimited. ``existing_checkpoints``
-    lists the files already in the checkpoint folders when fitting starts, so a
-    checkpoint hook's version counter can step around them.
+    lists the files already in the checkpoint folders when fitting starts that the
+    run does not own (for a resume: all but those its lineage wrote up to the
+    checkpoint), so a checkpoint hook's version counter steps around them.
 
     >>> info = RunInfo(max_epochs=10, num_training_batches=50)
     >>> info.max_epochs * info.num_training_batches, info.max_steps is None

@@ -74,10 +74,13 @@ class _Work:
 
     def __init__(self, cfg: Any, state: ModelCheckpointState, event: Event) -> None:
         self.__dict__.update({name: getattr(state, name) for name in _FIELDS})
-        self.cfg, self.event, self.effects = cfg, event, []
+        self.cfg, self.event, self.effects, self.removals = cfg, event, [], []
 
     def freeze(self) -> tuple[ModelCheckpointState, Effects]:
-        return ModelCheckpointState(**{name: self.__dict__[name] for name in _FIELDS}), tuple(self.effects)
+        """The new state, and the effects with every removal last: a kill between two effects never leaves
+        ``last.ckpt`` linked to a removed file, nor fewer checkpoints than before."""
+        state = ModelCheckpointState(**{name: self.__dict__[name] for name in _FIELDS})
+        return state, (*self.effects, *self.removals)
 
     # -- files -------------------------------------------------------------------------------------
     def exists(self, path: str) -> bool:
@@ -90,7 +93,7 @@ class _Work:
                                                  auto_insert=cfg.auto_insert_metric_name, naming=cfg.naming))
         path, ver = name(), cfg.naming.first_version
         if cfg.enable_version_counter:
-            while self.exists(path) and path != reuse:
+            while self.exists(path) and (path != reuse or path in self.taken):
                 path, ver = name(ver), ver + 1
         return path
 
@@ -110,12 +113,11 @@ class _Work:
             self.written = (*self.written, path)
 
     def remove_if_ours(self, previous: str, current: str) -> None:
-        """Delete ``previous`` unless it is ``current``, was not written by us, or lies outside ``dirpath``."""
-        if previous == current or previous not in self.written:
+        """Delete ``previous`` (after this event's writes) unless it is ``current``, was not written by us,
+        or is not a name inside ``dirpath`` (the trainer checks the file itself too)."""
+        if previous == current or previous not in self.written or not within(previous, self.dirpath):
             return
-        if self.dirpath and not previous.startswith(os.path.join(self.dirpath, "")):
-            return
-        self.effects.append(RemoveCheckpoint(previous))
+        self.removals.append(RemoveCheckpoint(previous))
         self.written = tuple(p for p in self.written if p != previous)
 
     # -- Lightning's saving routines ---------------------------------------------------------------
@@ -175,6 +177,17 @@ class _Work:
             self.remove_if_ours(previous, path)
 
 
+def within(path: str, dirpath: str) -> bool:
+    """Whether the name ``path`` lies inside ``dirpath`` as written: no ``..``, no other root (no disk access).
+
+    >>> within("/c/a.ckpt", "/c"), within("/c/../x", "/c"), within("/cx/a.ckpt", "/c"), within("a.ckpt", "")
+    (True, False, False, True)
+    """
+    if ".." in path.replace("\\", "/").split("/"):
+        return False
+    return not dirpath or path.startswith(os.path.join(dirpath, ""))
+
+
 def missing_monitor(monitor: str, metrics: dict[str, Any]) -> MissingMetric:
     """The error for a monitor absent after validation ran, listing the metrics that exist."""
     import difflib
@@ -204,8 +217,9 @@ def _configure(cfg: Any, state: ModelCheckpointState, event: Event) -> Result:
         num_training_batches=info.num_training_batches, num_val_batches=info.num_val_batches or 0,
         check_val_every_n_epoch=info.check_val_every_n_epoch)
     existing = getattr(info, "existing_checkpoints", None)
-    if existing is not None:
-        changes["taken"] = tuple(p for p in existing if p not in state.written)
+    if existing is not None:  # files it does not own; a name it wrote that is listed was remade by someone else
+        changes["taken"] = tuple(existing)
+        changes["written"] = tuple(p for p in state.written if p not in existing)
     if state.dirpath and state.dirpath != dirpath:  # as Lightning's load_state_dict: only best_model_path survives
         changes.update(best_k=(), kth_best_model_path="", kth_value=cfg.init.kth_value, best_model_score=None,
                        last_model_path="", written=())

@@ -149,7 +149,8 @@ def model_checkpoint(dirpath: str | os.PathLike[str] | None = None, filename: st
 
     Raises:
         InvalidArgument: an invalid ``mode``, ``save_top_k < -1``, negative or conflicting triggers,
-            ``save_top_k > 1`` without a monitor, or an unknown ``save_last``.
+            ``save_top_k > 1`` without a monitor, an unknown ``save_last``, a ``dirpath`` that is not a path,
+            a ``filename`` that is not a string or leaves ``dirpath`` (absolute, ``..``), or a flag that is not a bool.
     """
     if mode not in ("min", "max"):
         raise InvalidArgument(f"model_checkpoint: mode={mode!r} must be 'min' or 'max'")
@@ -164,9 +165,40 @@ def model_checkpoint(dirpath: str | os.PathLike[str] | None = None, filename: st
     if not any(save_last is v and type(save_last) is type(v) for v in _SAVE_LAST) and save_last != "link":
         raise InvalidArgument(f"model_checkpoint: save_last={save_last!r} must be None, False, True or 'link'")
     steps, epochs, seconds = triggers(every_n_train_steps, every_n_epochs, train_time_interval)
-    if dirpath is not None:
-        dirpath = os.path.realpath(os.path.expanduser(os.fspath(dirpath)))
-    return ModelCheckpoint(dirpath or None, filename or None, monitor, mode, save_top_k, save_last,
-                           bool(save_weights_only), steps, epochs, seconds, save_on_train_epoch_end,
-                           bool(save_on_exception), bool(auto_insert_metric_name), bool(enable_version_counter),
-                           naming)
+    for name, flag in (("save_weights_only", save_weights_only), ("save_on_exception", save_on_exception),
+                       ("auto_insert_metric_name", auto_insert_metric_name),
+                       ("enable_version_counter", enable_version_counter)):
+        if not isinstance(flag, bool):
+            raise InvalidArgument(f"model_checkpoint: {name}={flag!r} must be True or False")
+    if save_on_train_epoch_end is not None and not isinstance(save_on_train_epoch_end, bool):
+        raise InvalidArgument(f"model_checkpoint: save_on_train_epoch_end={save_on_train_epoch_end!r} "
+                              "must be None, True or False")
+    return ModelCheckpoint(_dirpath(dirpath), _filename(filename), monitor, mode, save_top_k, save_last,
+                           save_weights_only, steps, epochs, seconds, save_on_train_epoch_end,
+                           save_on_exception, auto_insert_metric_name, enable_version_counter, naming)
+
+
+def _dirpath(dirpath: Any) -> str | None:
+    """The folder, resolved (``~`` expanded, ``realpath``), as Lightning resolves a given ``dirpath``."""
+    if dirpath is None:
+        return None
+    if not isinstance(dirpath, (str, os.PathLike)):
+        raise InvalidArgument(f"model_checkpoint: dirpath={dirpath!r} must be a path (str or os.PathLike) or None")
+    text = os.fspath(dirpath)
+    if not isinstance(text, str):
+        raise InvalidArgument(f"model_checkpoint: dirpath={dirpath!r} must be a text path, not bytes")
+    return os.path.realpath(os.path.expanduser(text)) if text else None
+
+
+def _filename(filename: Any) -> str | None:
+    """The name template: a name inside ``dirpath`` (subfolders allowed); never absolute, never ``..``."""
+    if filename is None or filename == "":
+        return None
+    if not isinstance(filename, str):
+        raise InvalidArgument(f"model_checkpoint: filename={filename!r} must be a name template (str) or None")
+    if os.path.isabs(filename) or ".." in filename.replace("\\", "/").split("/"):
+        raise InvalidArgument(
+            f"model_checkpoint: filename={filename!r} must name a file inside dirpath (no absolute path, no '..' "
+            "part); put the folder in dirpath= and keep filename= for the name, e.g. dirpath='../best', "
+            "filename='{epoch}'")
+    return filename

@@ -67,7 +67,8 @@ def on_exception_checkpoint(dirpath: str | os.PathLike[str], filename: str = "on
     """Save a full, resumable checkpoint at ``dirpath/filename.ckpt`` when fit raises.
 
     ``dirpath`` is required (an exception can come before the trainer's directory
-    is known); no templating, no version counter: the file is overwritten.
+    is known) and resolved against the working directory; no templating, no version
+    counter: the file is replaced, if this run's lineage wrote it (see the trainer's file safety).
 
     Raises:
         InvalidArgument: an empty ``filename`` or a ``dirpath`` that is not a path.
@@ -76,4 +77,4 @@ def on_exception_checkpoint(dirpath: str | os.PathLike[str], filename: str = "on
         raise InvalidArgument(f"on_exception_checkpoint: dirpath={dirpath!r} must be a non-empty path")
     if not isinstance(filename, str) or not filename:
         raise InvalidArgument(f"on_exception_checkpoint: filename={filename!r} must be a non-empty string")
-    return OnExceptionCheckpoint(os.fspath(dirpath), filename, extension)
+    return OnExceptionCheckpoint(os.path.realpath(os.path.expanduser(os.fspath(dirpath))), filename, extension)

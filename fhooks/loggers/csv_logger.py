@@ -41,6 +41,26 @@ def next_version(root: str) -> int:
     return max(found) + 1 if found else 0
 
 
+def claim_version(root: str) -> int:
+    """Take the next free ``version_N`` in ``root`` by creating its folder (exclusive ``mkdir``; on a clash with
+    another run starting at the same time, the next number is tried), so two runs never share one.
+
+    >>> import tempfile
+    >>> root = tempfile.mkdtemp()
+    >>> claim_version(root), claim_version(root)
+    (0, 1)
+    """
+    os.makedirs(root, exist_ok=True)
+    version = next_version(root)
+    while True:
+        try:
+            os.mkdir(os.path.join(root, f"version_{version}"))
+        except FileExistsError:
+            version = max(version + 1, next_version(root))
+            continue
+        return version
+
+
 def scalar(value: Any) -> Any:
     """A logged value as a plain Python value: tensors and numpy scalars through ``.item()``."""
     item = getattr(value, "item", None)
@@ -159,6 +179,7 @@ class RunFolder:
         self._save_dir = os.fspath(save_dir)
         self._name = name or ""
         self._version = version
+        self._claimed = version is not None  # a version the user gives is theirs to share
         self._prefix = prefix
         self.hparams: dict[str, Any] = {}
         self.group_separator = "/"
@@ -180,10 +201,25 @@ class RunFolder:
 
     @property
     def version(self) -> int | str:
-        """The given version, or the next free ``version_N`` number (decided on first use)."""
+        """The given version, or the next free ``version_N`` number (decided on first use, claimed by :meth:`claim`)."""
         if self._version is None:
             self._version = next_version(self.root_dir)
         return self._version
+
+    def claim(self) -> None:
+        """Make this run's ``version_N`` folder before anything is written there (exclusive ``mkdir``): if another
+        run took that number since it was decided, take the next free one, so two runs never share a folder."""
+        if self._claimed:
+            return
+        self._claimed = True
+        if self._version is not None:
+            try:
+                os.makedirs(self.root_dir, exist_ok=True)
+                os.mkdir(self.log_dir)
+                return
+            except FileExistsError:
+                pass
+        self._version = claim_version(self.root_dir)
 
     @property
     def log_dir(self) -> str:
@@ -234,6 +270,7 @@ class CSVLogger(RunFolder):
         if self._opened:
             return
         self._opened = True
+        self.claim()
         path = self.metrics_file_path
         if os.path.isfile(path):
             warnings.warn(f"CSVLogger: {path} exists from an earlier run; it will be replaced", UserWarning,

@@ -68,7 +68,7 @@ class TensorBoardLogger(RunFolder):
         if self._writer is None:
             from torch.utils.tensorboard import SummaryWriter
 
-            os.makedirs(self.root_dir, exist_ok=True)
+            self.claim()
             self._writer = SummaryWriter(log_dir=self.log_dir, **self._writer_kwargs)
         return self._writer
 

@@ -28,11 +28,12 @@ FORMAT = 1
 def write_atomically(path: str | Path, write: Callable[[IO[Any]], None], *, binary: bool = True) -> Path:
     """Call ``write(file)`` on a temporary file beside ``path``, sync it, then rename it into place.
 
-    A crash never leaves a torn file at ``path``; parent folders are created.
+    A crash never leaves a torn file at ``path``; parent folders are created. The temporary file is
+    named ``.<name>.fhooks-<random>.tmp``, so a run that finds one left by a killed process can remove it.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.fhooks-", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb" if binary else "w") as f:
             write(f)

@@ -6,7 +6,6 @@ Events are emitted in Lightning's order (see ``docs/events.md``).
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,10 +14,9 @@ import torch
 import fhooks
 from fhooks.core.events import BatchData
 from fhooks.core.frozendict import frozendict
-from fhooks.core.hook import instances
 from fhooks.errors import MisconfigurationError
-from fhooks.hooks.model_checkpoint import ModelCheckpoint
 from fhooks.trainer import checkpoint as ckpt
+from fhooks.trainer import checkpoint_files
 from fhooks.trainer.config import limited
 from fhooks.trainer.optim import parse_optimizers, step_schedulers
 from fhooks.trainer.outputs import EpochMeans, LazyMetrics, batch_size, eval_values, split_output, to_device
@@ -86,8 +84,9 @@ def fit(trainer: Any, module: Any, train_loaders: Any, val_loaders: Any, ckpt_pa
         total = limited(_length(trainer.train_loader), trainer.limits["fit"])
         trainer.num_training_batches = total
         trainer.num_val_batches = _eval_total(trainer.val_loaders, trainer.limits["validate"]) or 0
-        counts = {"num_sanity_val_batches": _sanity_total(trainer), "existing_checkpoints": _existing_files(trainer)}
         checkpoint = ckpt.read(ckpt_path) if ckpt_path is not None else None
+        counts = {"num_sanity_val_batches": _sanity_total(trainer),
+                  "existing_checkpoints": _existing_files(trainer, checkpoint)}
         d.emit("setup", data=trainer.run_info(total, trainer.num_val_batches, **counts))
         if checkpoint is not None:
             _restore_model_and_hooks(trainer, module, checkpoint)
@@ -132,11 +131,9 @@ def _configure_optimizers(trainer: Any, module: Any) -> None:
     trainer.scaler = torch.amp.GradScaler("cuda") if trainer.precision == "16-mixed" else None
 
 
-def _existing_files(trainer: Any) -> tuple[str, ...]:
-    """The files already in each ``model_checkpoint``'s folder (named as the hook names its own files)."""
-    folders = {hook.dirpath or str(trainer.checkpoint_dir) for hook in instances(trainer.callbacks, ModelCheckpoint)}
-    return tuple(sorted(os.path.join(folder, name) for folder in folders if os.path.isdir(folder)
-                        for name in os.listdir(folder)))
+def _existing_files(trainer: Any, checkpoint: Any) -> tuple[str, ...]:
+    """The files already in the checkpoint folders that this run does not own (named as the hook names its own)."""
+    return checkpoint_files.files_to_step_around(trainer, checkpoint)
 
 
 def _eval_batches(loader: Any, limit: int | float, at_most: int | None = None) -> int | None:

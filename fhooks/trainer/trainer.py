@@ -35,8 +35,9 @@ from fhooks.core.combinators import sequence
 from fhooks.core.events import OptimizerInfo, RunInfo, SchedulerInfo
 from fhooks.core.frozendict import frozendict
 from fhooks.core.hook import HookLike, check_hook
-from fhooks.errors import InvalidArgument, MisconfigurationError
+from fhooks.errors import CheckpointClash, InvalidArgument, MisconfigurationError
 from fhooks.trainer import checkpoint as ckpt
+from fhooks.trainer import checkpoint_files
 from fhooks.trainer import config as cfg
 from fhooks.interpret import Decision, load_handlers, resolve
 from fhooks.trainer import checkpoint_links, defaults, loop
@@ -127,6 +128,7 @@ class Trainer:
             self._fast_dev_run(cfg.check_positive(int(fast_dev_run), "fast_dev_run"))
         self.global_rank = 0
         self.world_size = 1
+        self.file_guard: checkpoint_files.FileGuard | None = None
         self._reset()
 
     # -- construction helpers -------------------------------------------------------------------
@@ -209,12 +211,16 @@ class Trainer:
 
     @property
     def checkpoint_dir(self) -> Path:
-        """Where relative checkpoint paths go: the logger's folder or ``default_root_dir``, then ``checkpoints``."""
+        """Where relative checkpoint paths go: the logger's folder or ``default_root_dir``, then ``checkpoints``.
+
+        Resolved (``realpath``) against the working directory of the moment, so a relative
+        ``default_root_dir`` names the same folder as Lightning's and paths are never joined twice.
+        """
         for logger in self.loggers:
             log_dir = getattr(logger, "log_dir", None)
             if log_dir:
-                return Path(log_dir) / "checkpoints"
-        return self.default_root_dir / "checkpoints"
+                return Path(os.path.realpath(Path(log_dir) / "checkpoints"))
+        return Path(os.path.realpath(self.default_root_dir / "checkpoints"))
 
     @property
     def logger(self) -> Any:
@@ -301,25 +307,58 @@ class Trainer:
                 fn(*args)
 
     def save_checkpoint(self, path: str | os.PathLike[str], weights_only: bool = False) -> Path:
-        """Write a checkpoint atomically; relative paths go to :attr:`checkpoint_dir`."""
+        """Write a checkpoint atomically; relative paths go to :attr:`checkpoint_dir`.
+
+        During a fit, a path in a checkpoint folder must resolve inside it and may replace only a file
+        this run wrote (see :mod:`fhooks.trainer.checkpoint_files`).
+
+        Raises:
+            CheckpointClash: the path escapes its checkpoint folder or names a file this run did not write
+                (while an exception is being handled: a warning instead, so that exception propagates).
+        """
         target = resolve(os.fspath(path), self.checkpoint_dir)
+        guard, run = self.file_guard, checkpoint_files.run_id(self)
+        if guard is not None and not checkpoint_files.may_write(guard, str(target), run, self.handling_exception):
+            return target
+        seq = checkpoint_files.stamp(self)
         checkpoint = loop.build_checkpoint(self, weights_only)
         ckpt.write_atomic(checkpoint, target)
         self.written_checkpoints.append(target)
+        if guard is not None:
+            guard.wrote(str(target), run, seq)
         return target
 
     def remove_checkpoint(self, path: str | os.PathLike[str]) -> None:
-        """Delete a checkpoint file (what ``RemoveCheckpoint`` does), never the one this run resumed from."""
+        """Delete a checkpoint file (what ``RemoveCheckpoint`` does), never the one this run resumed from.
+
+        Only a file this run wrote is deleted: during a fit, one the folder's ledger lists as this run's
+        (and still the same file; anything else is kept, with a warning); outside a fit, one this trainer wrote.
+        """
         target = resolve(os.fspath(path), self.checkpoint_dir)
         if self.ckpt_path is not None and target.resolve() == Path(self.ckpt_path).resolve():
             return
-        target.unlink(missing_ok=True)
+        if self.file_guard is not None:
+            self.file_guard.remove(str(target), checkpoint_files.run_id(self))
+        elif target in self.written_checkpoints:
+            target.unlink(missing_ok=True)
 
     def link_checkpoint(self, path: str | os.PathLike[str], target: str | os.PathLike[str]) -> None:
         """Point ``path`` at the checkpoint ``target`` (what ``LinkCheckpoint`` does); rank zero only."""
-        if self.global_rank == 0:
-            directory = self.checkpoint_dir
-            checkpoint_links.link_checkpoint(resolve(os.fspath(path), directory), resolve(os.fspath(target), directory))
+        if self.global_rank != 0:
+            return
+        directory = self.checkpoint_dir
+        path, target = resolve(os.fspath(path), directory), resolve(os.fspath(target), directory)
+        guard = self.file_guard
+        if guard is None:
+            checkpoint_links.link_checkpoint(path, target)
+            return
+        run = checkpoint_files.run_id(self)
+        guard.check_write(str(path), run)
+        if not guard.owns(str(target), run):
+            raise CheckpointClash(f"cannot link {str(path)!r} to {str(target)!r}: the target is not a checkpoint this "
+                                  "run wrote inside its checkpoint folder")
+        checkpoint_links.link_checkpoint(path, target)
+        guard.wrote(str(path), run)
 
     def metrics_for(self, kind: str, given: Mapping[str, float]) -> Mapping[str, float]:
         """The metrics an epoch-end event carries after the module's own hook may have logged more."""
@@ -397,7 +436,7 @@ class Trainer:
         self._reset()
         self._seed()
         self.ckpt_path = ckpt_path
-        with self._attached(model):
+        with self._attached(model), checkpoint_files.guarded(self):
             self.dispatcher = Dispatcher(self, self.hook, model)
             loop.fit(self, model, train_dataloaders, val_dataloaders, ckpt_path)
 

@@ -79,12 +79,18 @@ def run_fhooks(kwargs, script, directory):
     return mc
 
 
+def listed(folder):
+    """The folder's files, fhooks' lock-and-ledger file left out (Lightning keeps no such file)."""
+    names = os.listdir(folder) if os.path.isdir(folder) else []
+    return sorted(n for n in names if n != ".fhooks-ledger")
+
+
 def summary(mc):
     def score(value):
         return None if value is None else float(value)
 
     return {
-        "files": sorted(os.listdir(mc.dirpath)) if os.path.isdir(mc.dirpath) else [],
+        "files": listed(mc.dirpath),
         "best_model_path": os.path.basename(mc.best_model_path),
         "best_model_score": score(mc.best_model_score),
         "best_k_models": {os.path.basename(p): score(v) for p, v in mc.best_k_models.items()},
@@ -161,7 +167,7 @@ def two_runs(folder, fit, resume):
     """Two fits writing to one folder: the second either a fresh run or a resume from ``last.ckpt``."""
     fit(folder, 1, None)
     fit(folder, 2 if resume else 1, os.path.join(folder, "last.ckpt") if resume else None)
-    return sorted(os.listdir(folder))
+    return listed(folder)
 
 
 def fit_fhooks(folder, epochs, ckpt_path):
