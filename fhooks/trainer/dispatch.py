@@ -46,6 +46,7 @@ class Dispatcher:
         self.hook_kinds = frozenset(EVENT_KINDS) if hook.kinds is None else frozenset(hook.kinds)
         self.heard = self.hook_kinds | frozenset(self.module_hooks)
         self.started = time.monotonic()
+        self.hook_names = {kind: keyword_for(kind) for kind in EVENT_KINDS}
 
     def emit(self, kind: str, stage: str = "fit", *, metrics: Mapping[str, float] = EMPTY,
              data: Any = None, batch_idx: int = 0) -> None:
@@ -56,6 +57,17 @@ class Dispatcher:
         module_hook = self.module_hooks.get(kind)
         event = Event(kind, stage, trainer.current_epoch, trainer.global_step, batch_idx,
                       time.monotonic() - self.started, metrics, data, trainer.global_rank)
+        book = trainer.book
+        outer, book.fx = book.fx, self.hook_names[kind]
+        try:
+            self._deliver(kind, event, module_hook, metrics, data, batch_idx)
+        finally:
+            book.fx = outer
+
+    def _deliver(self, kind: str, event: Event, module_hook: Any, metrics: Mapping[str, float], data: Any,
+                 batch_idx: int) -> None:
+        trainer = self.trainer
+        stage = event.stage
         if module_hook is not None and kind in _MODULE_FIRST:
             module_hook(*hook_args(event))
             event = Event(kind, stage, event.epoch, event.step, batch_idx, event.time,

@@ -21,7 +21,8 @@ from fhooks.hooks.model_checkpoint import ModelCheckpoint
 from fhooks.trainer import checkpoint as ckpt
 from fhooks.trainer.config import limited
 from fhooks.trainer.optim import parse_optimizers, step_schedulers
-from fhooks.trainer.outputs import EpochMeans, LazyMetrics, batch_size, eval_values, split_output, to_device
+from fhooks.trainer.logbook import float_metrics
+from fhooks.trainer.outputs import EpochMeans, LazyMetrics, as_float, batch_size, eval_values, split_output, to_device
 
 
 def _lookahead(iterable: Any) -> Iterator[tuple[Any, bool]]:
@@ -215,7 +216,7 @@ def _train_epoch(trainer: Any, module: Any, skip: int, checkpoint: Any) -> None:
     if checkpoint is None:
         trainer.batches_done = 0
         trainer.train_means = EpochMeans()
-        trainer.epoch_logs = EpochMeans()
+    trainer.book.active = trainer.book.train
     d.emit("train_epoch_start")
     if checkpoint is not None:
         current = torch.get_rng_state()
@@ -245,6 +246,7 @@ def _train_epoch(trainer: Any, module: Any, skip: int, checkpoint: Any) -> None:
         if trainer.max_steps != -1 and trainer.global_step >= trainer.max_steps:
             break
     trainer.epoch_finished = True
+    trainer.book.train.start_batch(None)
     d.emit("train_epoch_end", metrics=epoch_end_metrics(trainer, "train_epoch_end"))
     _flush_epoch_logs(trainer)
     _step_epoch_schedulers(trainer)
@@ -260,15 +262,17 @@ def _train_batch(trainer: Any, module: Any, batch: Any, batch_idx: int, last: bo
     trainer.log_step = trainer.global_step  # Lightning's step of the rows logged in this batch and what follows it
     if "exception" in heard:
         trainer.batch_start_rng = torch.get_rng_state()
+    book = trainer.book
+    book.train.start_batch(batch)
     if "train_batch_start" in heard:
         d.emit("train_batch_start", data=BatchData(batch), batch_idx=batch_idx)
-    if trainer.step_logs:
-        trainer.step_logs = {}
+    book.fx = "training_step"
     if trainer.precision == "32":
         output = module.training_step(batch, batch_idx)
     else:
         with _autocast(trainer):
             output = module.training_step(batch, batch_idx)
+    book.fx = None
     loss, values = split_output(output, trainer.step_where)
     outputs: dict[str, Any] = {}
     if loss is not None:
@@ -287,29 +291,29 @@ def _train_batch(trainer: Any, module: Any, batch: Any, batch_idx: int, last: bo
         if last or (batch_idx + 1) % accumulate == 0:
             _optimizer_step(trainer, optimizer, batch_idx, heard)
         values["loss"] = value = loss.detach()  # one graph-free copy for the means, the metrics and the outputs
-        trainer.train_means.add(values, batch_size(batch))
+        if trainer.returned_metrics:
+            trainer.train_means.add(values, batch_size(batch))
         if "train_batch_end" in heard:
             outputs = {**values, "loss": value / accumulate if accumulate > 1 else value}
-    if trainer.step_logs:
-        values = {**values, **trainer.step_logs}
-        _log_step(trainer)
+    if book.train:
+        book.collect(on_step=True)
     trainer.batches_done = batch_idx + 1
     if "train_batch_end" in heard:
         d.emit("train_batch_end", metrics=LazyMetrics(values, trainer.callback_metrics), data=BatchData(batch, outputs),
                batch_idx=batch_idx)
+    if book.train:
+        _log_step(trainer, book.collect(on_step=True).log)
 
 
-def _log_step(trainer: Any) -> None:
-    """Values the module logged this step: into callback_metrics, and to the loggers every n steps (and at a stop).
+def _log_step(trainer: Any, rows: dict[str, Any]) -> None:
+    """Send what was logged this step to the loggers every n steps (and at a stop).
 
     As Lightning, a batch that only accumulates gradients logs nothing.
     """
-    logs = trainer.step_logs
     every = trainer.log_every_n_steps
     stepped = trainer.global_step != trainer.log_step
-    if every and stepped and ((trainer.log_step + 1) % every == 0 or trainer.should_stop):
-        trainer.log_metrics(trainer.loggable(logs))
-    trainer.callback_metrics.update((k, float(v)) for k, v in logs.items())
+    if rows and every and stepped and ((trainer.log_step + 1) % every == 0 or trainer.should_stop):
+        trainer.log_metrics(rows)
 
 
 def _optimizer_step(trainer: Any, optimizer: Any, batch_idx: int, heard: frozenset[str]) -> None:
@@ -360,8 +364,12 @@ def _validate_in_fit(trainer: Any, module: Any) -> None:
 
 
 def _flush_epoch_logs(trainer: Any) -> None:
-    if trainer.epoch_logs.values:
-        trainer.log_metrics(trainer.loggable(trainer.epoch_logs.means()))
+    """Send the training epoch's values to the loggers (after every ``on_train_epoch_end``), then forget them."""
+    book = trainer.book
+    rows = book.collect(on_step=False).log
+    if rows:
+        trainer.log_metrics(rows)
+    book.train.reset()
 
 
 # -- evaluation -----------------------------------------------------------------------------------
@@ -373,8 +381,9 @@ def _run_eval(trainer: Any, module: Any, stage: str, loaders: list[Any], limit_o
     prefix = _EVAL_KIND[stage]
     step_fn = getattr(module, "test_step" if prefix == "test" else "validation_step")
     limit = trainer.limits["test" if prefix == "test" else "validate"]
-    saved_logs = trainer.epoch_logs
-    trainer.epoch_logs = means = EpochMeans()
+    means = EpochMeans()
+    book = trainer.book
+    previous = book.start_eval()
     module.eval()
     d.emit(f"{prefix}_start", stage)
     d.emit(f"{prefix}_epoch_start", stage)
@@ -385,36 +394,56 @@ def _run_eval(trainer: Any, module: Any, stage: str, loaders: list[Any], limit_o
                 if count is not None and batch_idx >= count:
                     break
                 batch = to_device(batch, trainer.device)
+                book.eval.start_batch(batch, idx if len(loaders) > 1 else None)
                 data = BatchData(batch, None, idx)
                 d.emit(f"{prefix}_batch_start", stage, data=data, batch_idx=batch_idx)
+                book.fx = step_fn.__name__
                 with _autocast(trainer):
                     args = (batch, batch_idx, idx) if len(loaders) > 1 else (batch, batch_idx)
                     out = step_fn(*args)
-                values = eval_values(out, f"{type(module).__name__}.{step_fn.__name__}")
-                suffix = f"/dataloader_idx_{idx}" if len(loaders) > 1 else ""
-                means.add({f"{k}{suffix}": v for k, v in values.items()}, batch_size(batch))
+                book.fx = None
+                if trainer.returned_metrics:
+                    values = eval_values(out, f"{type(module).__name__}.{step_fn.__name__}")
+                    suffix = f"/dataloader_idx_{idx}" if len(loaders) > 1 else ""
+                    means.add({f"{k}{suffix}": v for k, v in values.items()}, batch_size(batch))
                 d.emit(f"{prefix}_batch_end", stage, data=BatchData(batch, out, idx), batch_idx=batch_idx)
+                if book.eval:
+                    _log_eval_step(trainer, book.collect(on_step=True).log, idx, stage)
+    book.eval.start_batch(None)
     trainer.eval_means, trainer.eval_stage = means, stage
     d.emit(f"{prefix}_epoch_end", stage, metrics=epoch_end_metrics(trainer, f"{prefix}_epoch_end"))
-    metrics = means.means()
-    trainer.epoch_logs = saved_logs
-    d.emit(f"{prefix}_end", stage, metrics=metrics if stage == "sanity_check" else frozendict(trainer.callback_metrics))
+    metrics = {**means.means(), **book.collect(on_step=False).log}
+    book.end_eval(previous)
+    d.emit(f"{prefix}_end", stage, metrics=frozendict(float_metrics(metrics)) if stage == "sanity_check"
+           else float_metrics(trainer.callback_metrics))
     if stage != "sanity_check" and metrics:
-        trainer.log_metrics(trainer.loggable(metrics))
-    return metrics
+        trainer.log_metrics(metrics)
+    return {k: as_float(v) for k, v in metrics.items()}
+
+
+def _log_eval_step(trainer: Any, rows: dict[str, Any], idx: int, stage: str) -> None:
+    """Rows of values logged with ``on_step=True`` in evaluation, stepped by the batches each loader ran."""
+    if stage == "sanity_check":
+        return
+    seen = trainer.book.eval_rows
+    if rows:
+        trainer.log_metrics(rows, step=seen.get(idx, 0))
+    seen[idx] = seen.get(idx, 0) + 1
 
 
 def epoch_end_metrics(trainer: Any, kind: str) -> Any:
-    """The metrics of an epoch-end event, folding in what was logged so far this epoch."""
+    """The metrics of an epoch-end event (floats), folding in what was returned and logged so far this epoch."""
     if kind == "train_epoch_end":
-        trainer.callback_metrics.update(trainer.train_means.means())
-        trainer.callback_metrics.update(trainer.epoch_logs.means())
-        return frozendict(trainer.callback_metrics)
+        if trainer.returned_metrics:
+            trainer.callback_metrics.update(trainer.train_means.means())
+        trainer.book.collect(on_step=False)
+        return float_metrics(trainer.callback_metrics)
     metrics = trainer.eval_means.means()
+    logged = trainer.book.collect(on_step=False).callback
     if trainer.eval_stage == "sanity_check":
-        return frozendict(metrics)
+        return float_metrics({**metrics, **logged})
     trainer.callback_metrics.update(metrics)
-    return frozendict(trainer.callback_metrics)
+    return float_metrics(trainer.callback_metrics)
 
 
 def evaluate(trainer: Any, stage: str, module: Any, loaders: Any, ckpt_path: Any) -> list[dict[str, float]]:
@@ -515,7 +544,7 @@ def build_checkpoint(trainer: Any, weights_only: bool) -> dict[str, Any]:
             "batches_done": trainer.batches_done, "epoch_finished": trainer.epoch_finished,
             "epoch_schedulers_stepped": trainer.epoch_schedulers_stepped,
             "accumulate_grad_batches": trainer.accumulate_grad_batches,
-            "train_means": trainer.train_means.to_plain(), "epoch_logs": trainer.epoch_logs.to_plain(),
+            "train_means": trainer.train_means.to_plain(),
             "should_stop": trainer.should_stop, "stop_reasons": list(trainer.stop_reasons),
         },
         "callback_metrics": dict(trainer.callback_metrics),
@@ -569,7 +598,6 @@ def _restore_loops(trainer: Any, checkpoint: dict[str, Any]) -> None:
     trainer.epoch_schedulers_stepped = loops.get("epoch_schedulers_stepped", trainer.epoch_finished)
     trainer.accumulate_grad_batches = loops["accumulate_grad_batches"]
     trainer.train_means = EpochMeans.from_plain(loops["train_means"])
-    trainer.epoch_logs = EpochMeans.from_plain(loops["epoch_logs"])
     trainer.callback_metrics.update(checkpoint.get("callback_metrics", {}))
     total = trainer.num_training_batches
     if total is not None and trainer.batches_done >= total:

@@ -74,7 +74,7 @@ class LazyMetrics(Mapping):
     def __getitem__(self, key: str) -> float:
         done = self._done
         if key not in done:
-            done[key] = as_float(self._raw[key]) if key in self._raw else self._base[key]
+            done[key] = as_float(self._raw[key] if key in self._raw else self._base[key])
         return done[key]
 
     def __iter__(self) -> Iterator[str]:

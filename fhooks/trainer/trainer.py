@@ -54,6 +54,7 @@ from fhooks.trainer import (  # noqa: F401 - these modules register effect handl
 import fhooks.display  # noqa: F401,E402 - registers the Render handlers
 from fhooks.trainer.dispatch import Dispatcher
 from fhooks.trainer.interpret import Decision, resolve
+from fhooks.trainer.logbook import LogBook
 from fhooks.trainer.outputs import EpochMeans
 
 
@@ -185,10 +186,9 @@ class Trainer:
         self.log_step: int | None = None
         self.epoch_start_rng: torch.Tensor | None = None
         self.train_means = EpochMeans()
-        self.epoch_logs = EpochMeans()
-        self.step_logs: dict[str, Any] = {}
-        self.unlogged_names: set[str] = set()
-        self.prog_bar_names: set[str] = set()
+        self.book = LogBook(self)
+        self.pbar_metrics: dict[str, Any] = {}
+        self.returned_metrics = True
         self.stage = "fit"
         self.handling_exception = False
         self.extra_state: dict[str, Any] = {}
@@ -201,6 +201,8 @@ class Trainer:
         """A new validate/test/predict run starts with no metrics, as in Lightning (counters are kept)."""
         self.callback_metrics = {}
         self.logged_metrics = {}
+        self.pbar_metrics = {}
+        self.book = LogBook(self)
 
     # -- what users read ------------------------------------------------------------------------
     @property
@@ -279,12 +281,12 @@ class Trainer:
     def log_metrics(self, metrics: Mapping[str, Any], step: int | None = None) -> None:
         """Send metrics to ``logged_metrics`` and every logger (what a ``Log`` effect does).
 
-        Tensors become Python numbers. Without a ``step`` the logger's row gets an ``epoch`` column and
+        ``logged_metrics`` keeps the values as given; the loggers get Python numbers. Without a ``step`` the logger's row gets an ``epoch`` column and
         Lightning's step: while training, the optimizer steps taken before the current batch
         (so the rows of the 50th batch say 49), else the global step. Each logger saves after.
         """
+        self.logged_metrics.update(metrics)
         values = {k: v.item() if isinstance(v, torch.Tensor) else v for k, v in metrics.items()}
-        self.logged_metrics.update(values)
         if not self.loggers or not values:
             return
         if step is None:
@@ -331,45 +333,18 @@ class Trainer:
         return loop.epoch_end_metrics(self, kind) if kind.endswith("epoch_end") and kind != "predict_epoch_end" else given
 
     # -- Lightning-style logging for modules ----------------------------------------------------
-    def module_log(self, name: str, value: Any, prog_bar: bool = False, logger: bool = True,
-                   on_step: bool | None = None, on_epoch: bool | None = None, **_: Any) -> None:
-        """``self.log(name, value)`` inside a module: step values in training, epoch means elsewhere.
+    def module_log(self, name: str, value: Any, *args: Any, **kwargs: Any) -> None:
+        """``self.log(name, value, ...)`` inside a module, with Lightning's arguments and rules."""
+        self.book.log(name, value, *args, **kwargs)
 
-        ``logger=False`` keeps the value out of the loggers (it still reaches ``callback_metrics``);
-        ``prog_bar=True`` lists it in :attr:`progress_bar_metrics`.
-        """
-        in_train = self.training and not self.sanity_checking
-        on_step = in_train if on_step is None else on_step
-        on_epoch = (not in_train) if on_epoch is None else on_epoch
-        if isinstance(value, torch.Tensor):
-            value = value.detach()
-        keys = []
-        if on_step:
-            keys.append(f"{name}_step" if on_epoch else name)
-            self.step_logs[keys[-1]] = value
-        if on_epoch:
-            keys.append(name)
-            self.epoch_logs.add({name: value})
-        if not logger:
-            self.unlogged_names.update(keys)
-        if prog_bar:
-            self.prog_bar_names.update(keys)
+    def module_log_dict(self, dictionary: Mapping[str, Any], *args: Any, **kwargs: Any) -> None:
+        """``self.log_dict(values, ...)`` inside a module."""
+        self.book.log_dict(dictionary, *args, **kwargs)
 
     @property
-    def progress_bar_metrics(self) -> dict[str, float]:
-        """The latest values the module logged with ``prog_bar=True``, as Lightning's attribute."""
-        return {k: self.callback_metrics[k] for k in self.prog_bar_names if k in self.callback_metrics}
-
-    def loggable(self, values: Mapping[str, Any]) -> Mapping[str, Any]:
-        """``values`` without those the module logged with ``logger=False``."""
-        if not self.unlogged_names:
-            return values
-        return {k: v for k, v in values.items() if k not in self.unlogged_names}
-
-    def module_log_dict(self, values: Mapping[str, Any], **kwargs: Any) -> None:
-        """``self.log_dict(values)`` inside a module."""
-        for name, value in values.items():
-            self.module_log(name, value, **kwargs)
+    def progress_bar_metrics(self) -> dict[str, Any]:
+        """The latest values logged with ``prog_bar=True`` (numbers, as Lightning's attribute)."""
+        return self.pbar_metrics
 
     @contextlib.contextmanager
     def _attached(self, module: torch.nn.Module) -> Any:
