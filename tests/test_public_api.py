@@ -20,10 +20,11 @@ CORE_API = [
 ]
 
 TOP_LEVEL_API = [
-    "BatchData", "Callback", "Do", "EVENT_KINDS", "Effect", "Event", "Hook", "HookLike", "Log", "OptimizerInfo",
+    "BatchData", "Callback", "Do", "EVENT_KINDS", "Effect", "Event", "Hook", "HookLike", "LightningDataModule",
+    "LightningModule", "Log", "OptimizerInfo",
     "Print", "Raise", "RemoveCheckpoint", "RunInfo", "SaveCheckpoint", "SetAccumulation", "SetLearningRates", "Stop",
     "Trainer", "__version__", "after", "all_of", "any_of", "every_n", "fold", "from_data", "frozendict",
-    "lambda_hook", "map_effects", "map_event", "on", "once", "rank_zero", "replay", "scan", "sequence", "shape",
+    "lambda_hook", "map_effects", "map_event", "on", "once", "rank_zero", "replay", "scan", "seed_everything", "sequence", "shape",
     "state_class", "stateful", "to_data", "until", "when",
 ]
 

@@ -18,6 +18,8 @@ from fhooks.core.frozendict import frozendict
 from fhooks.core.hook import instances
 from fhooks.errors import MisconfigurationError
 from fhooks.hooks.model_checkpoint import ModelCheckpoint
+from fhooks.lightning import run as lightning
+from fhooks.lightning.hooks import overridden
 from fhooks.trainer import checkpoint as ckpt
 from fhooks.trainer.config import limited
 from fhooks.trainer.optim import parse_optimizers, step_schedulers
@@ -47,11 +49,15 @@ def _length(loader: Any) -> int | None:
 
 def _loaders(module: Any, given: Any, method: str) -> list[Any]:
     if given is None:
-        fn = getattr(module, method, None)
-        given = fn() if callable(fn) else None
+        given = lightning.call(module, method)
     if given is None:
         return []
     return list(given) if isinstance(given, (list, tuple)) and given and _is_loader(given[0]) else [given]
+
+
+def _data_source(trainer: Any, module: Any) -> Any:
+    """Where loaders come from: the data module when one was given, else the module."""
+    return module if trainer.datamodule is None else trainer.datamodule
 
 
 def _is_loader(value: Any) -> bool:
@@ -71,15 +77,18 @@ def fit(trainer: Any, module: Any, train_loaders: Any, val_loaders: Any, ckpt_pa
     """Run a whole fit; on any exception the ``exception`` event fires, then the exception propagates."""
     d = trainer.dispatcher
     try:
+        lightning.before_run(trainer, module, trainer.datamodule, "fit")
         module.to(trainer.device)
-        train = _loaders(module, train_loaders, "train_dataloader")
+        if callable(getattr(module, "configure_optimizers", None)) and lightning.is_lightning_module(module):
+            _configure_optimizers(trainer, module)  # as Lightning: after setup, before the dataloaders
+        train = _loaders(_data_source(trainer, module), train_loaders, "train_dataloader")
         if not train:
             raise MisconfigurationError("Trainer.fit: no training data; pass train_dataloaders or define train_dataloader()")
         if len(train) > 1:
             raise MisconfigurationError(f"Trainer.fit: got {len(train)} training loaders; pass one")
         trainer.train_loader = train[0]
-        trainer.val_loaders = _loaders(module, val_loaders, "val_dataloader")
-        if not callable(getattr(module, "validation_step", None)):
+        trainer.val_loaders = _loaders(_data_source(trainer, module), val_loaders, "val_dataloader")
+        if not overridden(module, "validation_step"):
             trainer.val_loaders = []
         if not callable(getattr(module, "configure_optimizers", None)):
             raise MisconfigurationError(f"Trainer.fit: {type(module).__name__} has no configure_optimizers method")
@@ -93,7 +102,8 @@ def fit(trainer: Any, module: Any, train_loaders: Any, val_loaders: Any, ckpt_pa
         if checkpoint is not None:
             _restore_model_and_hooks(trainer, module, checkpoint)
         trainer.log_hyperparams(module)
-        _configure_optimizers(trainer, module)
+        if not trainer.optimizers:
+            _configure_optimizers(trainer, module)
         d.emit("fit_start", data=trainer.run_info(total, trainer.num_val_batches, **counts))
         if trainer.reload_train_dataloader:
             _reload_train_loader(trainer, module)
@@ -111,6 +121,7 @@ def fit(trainer: Any, module: Any, train_loaders: Any, val_loaders: Any, ckpt_pa
         trainer.training = False
         d.emit("fit_end")
         d.emit("teardown")
+        lightning.after_run(module, trainer.datamodule, "fit")
         trainer.finalize_loggers("success")
     except BaseException as exc:
         trainer.training = False
@@ -165,7 +176,7 @@ def _sanity_total(trainer: Any) -> int:
 def _reload_train_loader(trainer: Any, module: Any) -> None:
     """Fetch the training loader again (after a hook changed the batch size) and recount its batches."""
     trainer.reload_train_dataloader = False
-    trainer.train_loader = _loaders(module, None, "train_dataloader")[0]
+    trainer.train_loader = _loaders(_data_source(trainer, module), None, "train_dataloader")[0]
     trainer.num_training_batches = limited(_length(trainer.train_loader), trainer.limits["fit"])
 
 
@@ -174,9 +185,11 @@ def _sanity_check(trainer: Any, module: Any) -> None:
     if not steps or not trainer.val_loaders or trainer.fast_dev_run:
         return
     trainer.sanity_checking = True
+    rng = ckpt.rng_states()  # as Lightning's isolate_rng: the sanity check leaves every generator as it found it
     trainer.dispatcher.emit("sanity_check_start", "sanity_check")
     _run_eval(trainer, module, "sanity_check", trainer.val_loaders, None if steps == -1 else steps)
     trainer.dispatcher.emit("sanity_check_end", "sanity_check")
+    ckpt.set_rng_states(rng)
     trainer.sanity_checking = False
 
 
@@ -451,9 +464,10 @@ def evaluate(trainer: Any, stage: str, module: Any, loaders: Any, ckpt_path: Any
     d = trainer.dispatcher
     trainer.stage = stage
     try:
+        lightning.before_run(trainer, module, trainer.datamodule, stage)
         module.to(trainer.device)
         method = "test_dataloader" if stage == "test" else "val_dataloader"
-        found = _loaders(module, loaders, method)
+        found = _loaders(_data_source(trainer, module), loaders, method)
         if not found:
             raise MisconfigurationError(f"Trainer.{stage}: no data; pass dataloaders or define {method}()")
         if ckpt_path is not None:
@@ -463,6 +477,7 @@ def evaluate(trainer: Any, stage: str, module: Any, loaders: Any, ckpt_path: Any
         d.emit("setup", stage, data=trainer.run_info(**counts))
         metrics = _run_eval(trainer, module, stage, found, None)
         d.emit("teardown", stage)
+        lightning.after_run(module, trainer.datamodule, stage)
         trainer.finalize_loggers("success")
         return [metrics]
     except BaseException as exc:
@@ -477,8 +492,9 @@ def predict(trainer: Any, module: Any, loaders: Any, ckpt_path: Any) -> list[Any
     """``Trainer.predict``: ``predict_step`` (or ``forward``) over every batch, predictions returned in order."""
     d = trainer.dispatcher
     try:
+        lightning.before_run(trainer, module, trainer.datamodule, "predict")
         module.to(trainer.device)
-        found = _loaders(module, loaders, "predict_dataloader")
+        found = _loaders(_data_source(trainer, module), loaders, "predict_dataloader")
         if not found:
             raise MisconfigurationError("Trainer.predict: no data; pass dataloaders or define predict_dataloader()")
         if ckpt_path is not None:
@@ -506,6 +522,7 @@ def predict(trainer: Any, module: Any, loaders: Any, ckpt_path: Any) -> list[Any
         d.emit("predict_epoch_end", "predict")
         d.emit("predict_end", "predict")
         d.emit("teardown", "predict")
+        lightning.after_run(module, trainer.datamodule, "predict")
         trainer.finalize_loggers("success")
         return predictions
     except BaseException as exc:

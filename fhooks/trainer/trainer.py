@@ -52,6 +52,7 @@ from fhooks.trainer import (  # noqa: F401 - these modules register effect handl
     weights,
 )
 import fhooks.display  # noqa: F401,E402 - registers the Render handlers
+from fhooks.lightning import run as lightning
 from fhooks.trainer.dispatch import Dispatcher
 from fhooks.trainer.interpret import Decision, resolve
 from fhooks.trainer.logbook import LogBook
@@ -196,6 +197,7 @@ class Trainer:
         self.reload_train_dataloader = False
         self.batch_start_rng: torch.Tensor | None = None
         self.scaler: Any = None
+        self.datamodule: Any = None
 
     def _reset_metrics(self) -> None:
         """A new validate/test/predict run starts with no metrics, as in Lightning (counters are kept)."""
@@ -349,6 +351,12 @@ class Trainer:
     @contextlib.contextmanager
     def _attached(self, module: torch.nn.Module) -> Any:
         """Give the module ``trainer``, ``log`` and ``log_dict`` for the length of a run, unless it has its own."""
+        self.returned_metrics = not lightning.is_lightning_module(module)
+        if not self.returned_metrics:
+            self.module = module
+            with lightning.attached(self, module, self.datamodule):
+                yield
+            return
         added = [name for name, value in (("trainer", self), ("log", self.module_log),
                                           ("log_dict", self.module_log_dict)) if not hasattr(type(module), name)]
         for name in added:
@@ -359,6 +367,24 @@ class Trainer:
         finally:
             for name in added:
                 module.__dict__.pop(name, None)
+
+    @staticmethod
+    def _datamodule(method: str, datamodule: Any, loaders: Any, *more: Any) -> tuple[Any, Any]:
+        """``(datamodule, loaders)``: a data module given in place of the loaders moves to its own argument."""
+        if datamodule is None and lightning.is_datamodule(loaders):
+            datamodule, loaders = loaders, None
+        if datamodule is not None and (loaders is not None or any(m is not None for m in more)):
+            raise MisconfigurationError(f"Trainer.{method}: got both dataloaders and a datamodule; pass one of them")
+        if datamodule is not None and not lightning.is_datamodule(datamodule):
+            raise MisconfigurationError(f"Trainer.{method}: datamodule={type(datamodule).__name__}; accepted: a "
+                                        "LightningDataModule (fhooks' or Lightning's)")
+        return datamodule, loaders
+
+    def _merge_module_callbacks(self, model: Any) -> None:
+        """Add the module's ``configure_callbacks()`` to :attr:`callbacks` as Lightning merges them."""
+        merged = lightning.merge_callbacks(self.callbacks, model)
+        if merged is not self.callbacks:
+            self.callbacks = self._check_callbacks(merged)
 
     def _seed(self) -> None:
         if self.seed is not None:
@@ -372,28 +398,38 @@ class Trainer:
 
     # -- entry points ------------------------------------------------------------------------------
     def fit(self, model: torch.nn.Module, train_dataloaders: Any = None, val_dataloaders: Any = None,
-            ckpt_path: str | os.PathLike[str] | None = None) -> None:
-        """Train ``model``; resume from ``ckpt_path`` when given. Emits events in Lightning's order."""
+            datamodule: Any = None, ckpt_path: str | os.PathLike[str] | None = None) -> None:
+        """Train ``model``; resume from ``ckpt_path`` when given. Emits events in Lightning's order.
+
+        Data comes from ``train_dataloaders``/``val_dataloaders``, a ``datamodule`` (also accepted in
+        place of ``train_dataloaders``, as Lightning), or the module's ``*_dataloader`` methods.
+        """
         self._reset()
         self._seed()
         self.ckpt_path = ckpt_path
+        self.datamodule, train_dataloaders = self._datamodule("fit", datamodule, train_dataloaders, val_dataloaders)
+        self._merge_module_callbacks(model)
         with self._attached(model):
             self.dispatcher = Dispatcher(self, self.hook, model)
             loop.fit(self, model, train_dataloaders, val_dataloaders, ckpt_path)
 
-    def validate(self, model: torch.nn.Module, dataloaders: Any = None,
-                 ckpt_path: str | os.PathLike[str] | None = None) -> list[dict[str, float]]:
+    def validate(self, model: torch.nn.Module, dataloaders: Any = None, ckpt_path: str | os.PathLike[str] | None = None,
+                 verbose: bool = True, datamodule: Any = None) -> list[dict[str, float]]:
         """Run one validation epoch; returns ``[metrics]`` as Lightning does."""
+        self.datamodule, dataloaders = self._datamodule("validate", datamodule, dataloaders)
         return self._evaluate("validate", model, dataloaders, ckpt_path)
 
-    def test(self, model: torch.nn.Module, dataloaders: Any = None,
-             ckpt_path: str | os.PathLike[str] | None = None) -> list[dict[str, float]]:
+    def test(self, model: torch.nn.Module, dataloaders: Any = None, ckpt_path: str | os.PathLike[str] | None = None,
+             verbose: bool = True, datamodule: Any = None) -> list[dict[str, float]]:
         """Run one test epoch; returns ``[metrics]`` as Lightning does."""
+        self.datamodule, dataloaders = self._datamodule("test", datamodule, dataloaders)
         return self._evaluate("test", model, dataloaders, ckpt_path)
 
-    def predict(self, model: torch.nn.Module, dataloaders: Any = None,
+    def predict(self, model: torch.nn.Module, dataloaders: Any = None, datamodule: Any = None,
+                return_predictions: bool | None = None,
                 ckpt_path: str | os.PathLike[str] | None = None) -> list[Any]:
         """Run ``predict_step`` over every batch; returns the predictions in order."""
+        self.datamodule, dataloaders = self._datamodule("predict", datamodule, dataloaders)
         self._reset_metrics()
         with self._attached(model):
             self.dispatcher = Dispatcher(self, self.hook, model)

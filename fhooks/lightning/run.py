@@ -1,0 +1,107 @@
+"""What a Lightning module or data module needs around a run: attach, hooks before the loops, teardown after.
+
+The trainer calls these for any module; for a plain ``torch.nn.Module`` they do only what
+the module defines (a method it has), so plain modules train as before.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+from fhooks.lightning.hooks import overridden
+
+_LIGHTNING_BASES = (("lightning.pytorch", "LightningModule"), ("pytorch_lightning", "LightningModule"))
+
+
+def is_lightning_module(module: Any) -> bool:
+    """Whether ``module`` is an ``fhooks.LightningModule`` or (when imported) Lightning's own."""
+    from fhooks.lightning.module import LightningModule
+
+    if isinstance(module, LightningModule):
+        return True
+    return any(isinstance(module, getattr(sys.modules[name], cls)) for name, cls in _LIGHTNING_BASES
+               if name in sys.modules)
+
+
+def is_datamodule(value: Any) -> bool:
+    """Whether ``value`` is a data module (fhooks' or Lightning's), rather than loaders."""
+    from fhooks.lightning.datamodule import LightningDataModule
+
+    if isinstance(value, LightningDataModule):
+        return True
+    return any(isinstance(value, getattr(sys.modules[name], "LightningDataModule")) for name, _ in _LIGHTNING_BASES
+               if name in sys.modules)
+
+
+def call(obj: Any, name: str, *args: Any) -> Any:
+    """``obj.name(*args)`` when ``obj`` defines it itself (not a Lightning default); else None."""
+    if obj is not None and overridden(obj, name):
+        return getattr(obj, name)(*args)
+    return None
+
+
+@contextlib.contextmanager
+def attached(trainer: Any, module: Any, datamodule: Any) -> Iterator[None]:
+    """Point a Lightning module's ``trainer`` at ``trainer`` and route its ``log``/``log_dict`` through it.
+
+    Lightning's own module keeps its class but gets instance-level ``log``/``log_dict`` for the run;
+    the ``trainer`` reference stays after the run, as in Lightning.
+    """
+    module.trainer = trainer
+    if datamodule is not None:
+        datamodule.trainer = trainer
+    foreign = not _is_fhooks_module(module)
+    if foreign:
+        module.__dict__["log"] = trainer.module_log
+        module.__dict__["log_dict"] = trainer.module_log_dict
+    try:
+        yield
+    finally:
+        if foreign:
+            module.__dict__.pop("log", None)
+            module.__dict__.pop("log_dict", None)
+
+
+def _is_fhooks_module(module: Any) -> bool:
+    from fhooks.lightning.module import LightningModule
+
+    return isinstance(module, LightningModule)
+
+
+def merge_callbacks(trainer_callbacks: list[Any], module: Any) -> list[Any]:
+    """The trainer's callbacks with the module's ``configure_callbacks()`` merged in, as Lightning merges them.
+
+    A module callback replaces every trainer callback of its type or a parent type; module callbacks go
+    after the others, and checkpoint callbacks last.
+    """
+    given = call(module, "configure_callbacks")
+    if not given:
+        return trainer_callbacks
+    added = list(given) if isinstance(given, (list, tuple)) else [given]
+    replaced = {type(cb) for cb in trainer_callbacks if any(isinstance(new, type(cb)) for new in added)}
+    kept = [cb for cb in trainer_callbacks if type(cb) not in replaced]
+    merged = kept + added
+    from fhooks.hooks.model_checkpoint import ModelCheckpoint as HookCheckpoint
+
+    def is_checkpoint(cb: Any) -> bool:
+        return isinstance(cb, HookCheckpoint) or type(cb).__name__ == "ModelCheckpoint"
+
+    return [cb for cb in merged if not is_checkpoint(cb)] + [cb for cb in merged if is_checkpoint(cb)]
+
+
+def before_run(trainer: Any, module: Any, datamodule: Any, stage: str) -> None:
+    """Lightning's hooks before the loops: ``prepare_data``, ``setup(stage)``, ``configure_model``."""
+    for obj in (datamodule, module):
+        call(obj, "prepare_data")
+    for obj in (datamodule, module):
+        call(obj, "setup", stage)
+    call(module, "configure_model")
+
+
+def after_run(module: Any, datamodule: Any, stage: str) -> None:
+    """Lightning's ``teardown(stage)``, data module first."""
+    for obj in (datamodule, module):
+        call(obj, "teardown", stage)
