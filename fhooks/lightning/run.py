@@ -105,3 +105,13 @@ def after_run(module: Any, datamodule: Any, stage: str) -> None:
     """Lightning's ``teardown(stage)``, data module first."""
     for obj in (datamodule, module):
         call(obj, "teardown", stage)
+
+
+def checkpoint_entries(module: Any, datamodule: Any) -> dict[str, Any]:
+    """The saved hyperparameters a checkpoint carries (what ``load_from_checkpoint`` rebuilds a module from)."""
+    entries = {}
+    for obj, key in ((module, "hyper_parameters"), (datamodule, "datamodule_hyper_parameters")):
+        hparams = getattr(obj, "__dict__", {}).get("_hparams")
+        if hparams:
+            entries[key] = dict(hparams)
+    return entries

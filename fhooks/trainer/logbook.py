@@ -63,20 +63,27 @@ class LogBook:
         return found[id(metric)]
 
     def collect(self, on_step: bool) -> Split:
-        """The active collection's step or epoch values, copied into the trainer's three metric dicts.
-
-        During the sanity check nothing is copied (Lightning clears them after it).
-        """
+        """The active collection's step or epoch values, copied into the trainer's three metric dicts."""
         self.changed = False
         if self.active is None or not self.active:
             return Split({}, {}, {})
         split = self.active.metrics(on_step)
         trainer = self.trainer
-        if not trainer.sanity_checking:
-            trainer.callback_metrics.update(split.callback)
-            trainer.logged_metrics.update(split.log)
-            trainer.pbar_metrics.update(split.pbar)
+        trainer.callback_metrics.update(split.callback)
+        trainer.logged_metrics.update(split.log)
+        trainer.pbar_metrics.update(split.pbar)
         return split
+
+    def snapshot(self) -> tuple[dict[str, Any], ...]:
+        """Copies of the three metric dicts (the sanity check's values are dropped after it, as in Lightning)."""
+        trainer = self.trainer
+        return dict(trainer.callback_metrics), dict(trainer.logged_metrics), dict(trainer.pbar_metrics)
+
+    def restore(self, saved: tuple[dict[str, Any], ...]) -> None:
+        trainer = self.trainer
+        for target, values in zip((trainer.callback_metrics, trainer.logged_metrics, trainer.pbar_metrics), saved):
+            target.clear()
+            target.update(values)
 
     def start_eval(self) -> Results | None:
         """Make the evaluation collection the active one; returns the collection to go back to."""
@@ -85,6 +92,8 @@ class LogBook:
         return previous
 
     def end_eval(self, previous: Results | None) -> None:
+        """Forget the evaluation's values (torchmetrics Metrics reset) and go back to ``previous``."""
+        self.eval.reset()
         self.eval.clear()
         self.active = previous
 

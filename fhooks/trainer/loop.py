@@ -186,9 +186,11 @@ def _sanity_check(trainer: Any, module: Any) -> None:
         return
     trainer.sanity_checking = True
     rng = ckpt.rng_states()  # as Lightning's isolate_rng: the sanity check leaves every generator as it found it
+    metrics = trainer.book.snapshot()
     trainer.dispatcher.emit("sanity_check_start", "sanity_check")
     _run_eval(trainer, module, "sanity_check", trainer.val_loaders, None if steps == -1 else steps)
     trainer.dispatcher.emit("sanity_check_end", "sanity_check")
+    trainer.book.restore(metrics)
     ckpt.set_rng_states(rng)
     trainer.sanity_checking = False
 
@@ -543,6 +545,7 @@ def build_checkpoint(trainer: Any, weights_only: bool) -> dict[str, Any]:
         "epoch": trainer.current_epoch,
         "global_step": trainer.global_step,
         "state_dict": module.state_dict(),
+        **lightning.checkpoint_entries(module, trainer.datamodule),
     }
     if weights_only:
         return checkpoint

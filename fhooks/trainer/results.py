@@ -227,8 +227,8 @@ class Results(dict):
         if add_dataloader_idx and "/dataloader_idx_" in name:
             raise MisconfigurationError(f"self.log({name!r}, ...): with add_dataloader_idx=True the name may not "
                                         "contain '/dataloader_idx_'; the suffix is added for you")
-        loader = self.dataloader_idx if add_dataloader_idx else None
-        key = f"{fx}.{name}" if loader is None else f"{fx}.{name}.{loader}"
+        loader = self.dataloader_idx
+        key = f"{fx}.{name}" if loader is None or not add_dataloader_idx else f"{fx}.{name}.{loader}"
         meta = Meta(fx, name, bool(prog_bar), bool(logger), on_step, on_epoch, reduction(reduce_fx),
                     add_dataloader_idx, loader, metric_attribute)
         entry = self.get(key)
