@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
+import types
 from collections.abc import Iterator
 from typing import Any
 
@@ -47,22 +48,31 @@ def call(obj: Any, name: str, *args: Any) -> Any:
 def attached(trainer: Any, module: Any, datamodule: Any) -> Iterator[None]:
     """Point a Lightning module's ``trainer`` at ``trainer`` and route its ``log``/``log_dict`` through it.
 
-    Lightning's own module keeps its class but gets instance-level ``log``/``log_dict`` for the run;
-    the ``trainer`` reference stays after the run, as in Lightning.
+    Lightning's own module keeps its class but gets instance-level ``log``/``log_dict`` (and the
+    optimizer helpers) for the run; the ``trainer`` reference stays after the run, as in Lightning.
     """
     module.trainer = trainer
     if datamodule is not None:
         datamodule.trainer = trainer
-    foreign = not _is_fhooks_module(module)
-    if foreign:
-        module.__dict__["log"] = trainer.module_log
-        module.__dict__["log_dict"] = trainer.module_log_dict
+    added = _borrowed(trainer, module) if not _is_fhooks_module(module) else {}
+    module.__dict__.update(added)
     try:
         yield
     finally:
-        if foreign:
-            module.__dict__.pop("log", None)
-            module.__dict__.pop("log_dict", None)
+        for name in added:
+            module.__dict__.pop(name, None)
+
+
+#: What Lightning's own module does through Lightning's trainer internals; fhooks' versions stand in for a run.
+_BORROWED = ("optimizers", "lr_schedulers", "manual_backward", "toggle_optimizer", "untoggle_optimizer",
+             "clip_gradients", "print")
+
+
+def _borrowed(trainer: Any, module: Any) -> dict[str, Any]:
+    from fhooks.lightning.module import LightningModule
+
+    methods = {name: types.MethodType(getattr(LightningModule, name), module) for name in _BORROWED}
+    return {"log": trainer.module_log, "log_dict": trainer.module_log_dict, **methods}
 
 
 def _is_fhooks_module(module: Any) -> bool:

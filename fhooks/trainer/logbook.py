@@ -27,6 +27,7 @@ class LogBook:
         self.fx: str | None = None
         self.changed = False
         self.eval_rows: dict[int | None, int] = {}
+        self.batches_stepped = 0  # Lightning's logging step under manual optimization
 
     def log(self, name: str, value: Any, prog_bar: bool = False, logger: bool | None = None,
             on_step: bool | None = None, on_epoch: bool | None = None, reduce_fx: Any = "mean",

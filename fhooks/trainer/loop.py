@@ -21,6 +21,7 @@ from fhooks.hooks.model_checkpoint import ModelCheckpoint
 from fhooks.lightning import run as lightning
 from fhooks.lightning.hooks import overridden
 from fhooks.trainer import checkpoint as ckpt
+from fhooks.trainer import module_step
 from fhooks.trainer.config import limited
 from fhooks.trainer.optim import parse_optimizers, step_schedulers
 from fhooks.trainer.logbook import float_metrics
@@ -78,6 +79,7 @@ def fit(trainer: Any, module: Any, train_loaders: Any, val_loaders: Any, ckpt_pa
     d = trainer.dispatcher
     try:
         lightning.before_run(trainer, module, trainer.datamodule, "fit")
+        trainer.step_mode = module_step.step_mode(module)
         module.to(trainer.device)
         if callable(getattr(module, "configure_optimizers", None)) and lightning.is_lightning_module(module):
             _configure_optimizers(trainer, module)  # as Lightning: after setup, before the dataloaders
@@ -138,7 +140,8 @@ def fit(trainer: Any, module: Any, train_loaders: Any, val_loaders: Any, ckpt_pa
 def _configure_optimizers(trainer: Any, module: Any) -> None:
     """Call ``configure_optimizers`` (after ``setup`` and the restore of weights and hooks, as Lightning)."""
     trainer.optimizers, trainer.lr_scheduler_configs = parse_optimizers(module.configure_optimizers())
-    if len(trainer.optimizers) != 1:
+    trainer.step_optimizers = [module_step.StepOptimizer(trainer, o) for o in trainer.optimizers]
+    if len(trainer.optimizers) != 1 and trainer.step_mode != "manual":
         raise MisconfigurationError(f"Trainer.fit: configure_optimizers returned {len(trainer.optimizers)} "
                                     "optimizers; automatic optimization steps exactly one")
     trainer.scaler = torch.amp.GradScaler("cuda") if trainer.precision == "16-mixed" else None
@@ -250,7 +253,8 @@ def _train_epoch(trainer: Any, module: Any, skip: int, checkpoint: Any) -> None:
         last = last or (total is not None and batch_idx == total - 1)
         if on_accelerator:
             batch = to_device(batch, trainer.device)
-        _train_batch(trainer, module, batch, batch_idx, last, heard)
+        if not _train_batch(trainer, module, batch, batch_idx, last, heard):
+            break  # on_train_batch_start returned -1: the rest of the epoch (and its validation) is skipped
         due = _val_due(trainer, batch_idx, last)
         if due:
             _validate_in_fit(trainer, module)
@@ -268,31 +272,41 @@ def _train_epoch(trainer: Any, module: Any, skip: int, checkpoint: Any) -> None:
 
 
 def _step_epoch_schedulers(trainer: Any) -> None:
-    step_schedulers(trainer.lr_scheduler_configs, "epoch", trainer.current_epoch + 1, trainer.callback_metrics)
+    if trainer.step_mode != "manual":  # under manual optimization the module steps its schedulers, as Lightning
+        step_schedulers(trainer.lr_scheduler_configs, "epoch", trainer.current_epoch + 1, trainer.callback_metrics,
+                        module_step.scheduler_step(trainer))
     trainer.epoch_schedulers_stepped = True
 
 
-def _train_batch(trainer: Any, module: Any, batch: Any, batch_idx: int, last: bool, heard: frozenset[str]) -> None:
+def _train_batch(trainer: Any, module: Any, batch: Any, batch_idx: int, last: bool, heard: frozenset[str]) -> bool:
+    """One training batch; False when the module's ``on_train_batch_start`` returned -1 (the epoch ends there)."""
     d = trainer.dispatcher
-    trainer.log_step = trainer.global_step  # Lightning's step of the rows logged in this batch and what follows it
+    book = trainer.book
+    manual = trainer.step_mode == "manual"
+    # Lightning's step of the rows logged in this batch and what follows it: batches that stepped before it
+    trainer.log_step = book.batches_stepped if manual else trainer.global_step
+    trainer.batch_idx = batch_idx
     if "exception" in heard:
         trainer.batch_start_rng = torch.get_rng_state()
-    book = trainer.book
     book.train.start_batch(batch)
     if "train_batch_start" in heard:
-        d.emit("train_batch_start", data=BatchData(batch), batch_idx=batch_idx)
-    book.fx = "training_step"
-    if trainer.precision == "32":
-        output = module.training_step(batch, batch_idx)
-    else:
-        with _autocast(trainer):
+        if d.emit("train_batch_start", data=BatchData(batch), batch_idx=batch_idx) == -1:
+            return False
+    if trainer.step_mode is None:
+        book.fx = "training_step"
+        if trainer.precision == "32":
             output = module.training_step(batch, batch_idx)
-    book.fx = None
-    loss, values = split_output(output, trainer.step_where)
+        else:
+            with _autocast(trainer):
+                output = module.training_step(batch, batch_idx)
+        book.fx = None
+        loss, values = split_output(output, trainer.step_where)
+    else:
+        loss, values = module_step.run(trainer, module, batch, batch_idx, last, heard)
     outputs: dict[str, Any] = {}
-    if loss is not None:
+    accumulate = trainer.accumulate_grad_batches
+    if loss is not None and trainer.step_mode is None:
         optimizer = trainer.optimizers[0]
-        accumulate = trainer.accumulate_grad_batches
         if batch_idx % accumulate == 0:
             if "before_zero_grad" in heard:
                 d.emit("before_zero_grad", data=optimizer, batch_idx=batch_idx)
@@ -305,6 +319,7 @@ def _train_batch(trainer: Any, module: Any, batch: Any, batch_idx: int, last: bo
             d.emit("after_backward", batch_idx=batch_idx)
         if last or (batch_idx + 1) % accumulate == 0:
             _optimizer_step(trainer, optimizer, batch_idx, heard)
+    if loss is not None:
         values["loss"] = value = loss.detach()  # one graph-free copy for the means, the metrics and the outputs
         if trainer.returned_metrics:
             trainer.train_means.add(values, batch_size(batch))
@@ -318,25 +333,31 @@ def _train_batch(trainer: Any, module: Any, batch: Any, batch_idx: int, last: bo
                batch_idx=batch_idx)
     if book.train:
         _log_step(trainer, book.collect(on_step=True).log)
+    if manual:
+        book.batches_stepped += 1
+    return True
 
 
 def _log_step(trainer: Any, rows: dict[str, Any]) -> None:
     """Send what was logged this step to the loggers every n steps (and at a stop).
 
-    As Lightning, a batch that only accumulates gradients logs nothing.
+    As Lightning, a batch that only accumulates gradients logs nothing (under automatic optimization).
     """
     every = trainer.log_every_n_steps
-    stepped = trainer.global_step != trainer.log_step
+    stepped = trainer.step_mode == "manual" or trainer.global_step != trainer.log_step
     if rows and every and stepped and ((trainer.log_step + 1) % every == 0 or trainer.should_stop):
         trainer.log_metrics(rows)
 
 
-def _optimizer_step(trainer: Any, optimizer: Any, batch_idx: int, heard: frozenset[str]) -> None:
+def _optimizer_step(trainer: Any, optimizer: Any, batch_idx: int, heard: frozenset[str], automatic: bool = True) -> None:
     scaler = trainer.scaler
     if scaler is not None:
         scaler.unscale_(optimizer)
     if "before_optimizer_step" in heard:
         trainer.dispatcher.emit("before_optimizer_step", data=optimizer, batch_idx=batch_idx)
+    if trainer.step_mode is not None:
+        module_step.finish(trainer, optimizer, automatic)
+        return
     if trainer.gradient_clip_val:
         params = [p for g in optimizer.param_groups for p in g["params"]]
         if trainer.gradient_clip_algorithm == "norm":

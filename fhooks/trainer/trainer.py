@@ -198,6 +198,9 @@ class Trainer:
         self.batch_start_rng: torch.Tensor | None = None
         self.scaler: Any = None
         self.datamodule: Any = None
+        self.step_mode: str | None = None
+        self.step_optimizers: list[Any] = []
+        self.batch_idx = 0
 
     def _reset_metrics(self) -> None:
         """A new validate/test/predict run starts with no metrics, as in Lightning (counters are kept)."""

@@ -276,3 +276,85 @@ def test_save_hyperparameters_and_load_from_checkpoint(tmp_path):
     ours, theirs = compare(tmp_path, program)
     assert ours.trainer.restored[0] == theirs.trainer.restored[0] == {"width": 5, "lr": 0.02}
     assert torch.allclose(ours.trainer.restored[1], theirs.trainer.restored[1], atol=1e-6)
+
+
+def test_an_optimizer_step_override_doing_lr_warm_up(tmp_path):
+    def optimizer_step(self, epoch, batch_idx, optimizer, optimizer_closure):
+        optimizer.step(closure=optimizer_closure)
+        scale = min(1.0, (self.trainer.global_step + 1) / 5)
+        for group in optimizer.param_groups:
+            group["lr"] = scale * self.lr
+        self.log("lr", optimizer.param_groups[0]["lr"])
+
+    def program(pl):
+        trainer = pl.Trainer(**trainer_args(pl, max_epochs=2, log_every_n_steps=1, accumulate_grad_batches=2,
+                                            gradient_clip_val=0.5))
+        trainer.fit(regressor(pl, optimizer_step=optimizer_step)(), loader(40, 4), loader(16, 8, seed=1))
+        return trainer
+
+    ours, _ = compare(tmp_path, program)
+    assert ours.metrics["lr"] == pytest.approx(0.05)
+
+
+def test_manual_optimization_with_two_optimizers_and_schedulers(tmp_path):
+    def program(pl):
+        class Gan(pl.LightningModule):
+            def __init__(self):
+                super().__init__()
+                torch.manual_seed(0)
+                self.automatic_optimization = False
+                self.generator = torch.nn.Linear(2, 4)
+                self.critic = torch.nn.Linear(4, 1)
+
+            def training_step(self, batch, batch_idx):
+                x, _ = batch
+                g_opt, c_opt = self.optimizers()
+                fake = self.generator(x[:, :2])
+                self.toggle_optimizer(c_opt)
+                c_loss = self.critic(fake.detach()).mean() - self.critic(x).mean()
+                c_opt.zero_grad()
+                self.manual_backward(c_loss)
+                c_opt.step()
+                self.untoggle_optimizer(c_opt)
+                self.toggle_optimizer(g_opt)
+                g_loss = -self.critic(self.generator(x[:, :2])).mean()
+                g_opt.zero_grad()
+                self.manual_backward(g_loss)
+                g_opt.step()
+                self.untoggle_optimizer(g_opt)
+                self.log_dict({"g_loss": g_loss, "c_loss": c_loss}, prog_bar=True)
+                if batch_idx == 4:  # the last of 5
+                    for scheduler in self.lr_schedulers():
+                        scheduler.step()
+
+            def validation_step(self, batch, batch_idx):
+                x, _ = batch
+                self.log("val_critic", self.critic(x).mean())
+
+            def configure_optimizers(self):
+                g_opt = torch.optim.Adam(self.generator.parameters(), lr=0.01)
+                c_opt = torch.optim.SGD(self.critic.parameters(), lr=0.01)
+                return [g_opt, c_opt], [torch.optim.lr_scheduler.StepLR(g_opt, 1, 0.5),
+                                        torch.optim.lr_scheduler.StepLR(c_opt, 1, 0.5)]
+
+        trainer = pl.Trainer(**trainer_args(pl, max_epochs=2, log_every_n_steps=2))
+        trainer.fit(Gan(), loader(40, 8), loader(16, 8, seed=1))
+        trainer.lrs = [c.scheduler.get_last_lr()[0] for c in trainer.lr_scheduler_configs]
+        return trainer
+
+    ours, theirs = compare(tmp_path, program)
+    assert ours.step == 20 and ours.trainer.lrs == theirs.trainer.lrs == [0.0025, 0.0025]
+
+
+def test_on_train_batch_start_returning_minus_one_skips_the_rest_of_the_epoch(tmp_path):
+    def on_train_batch_start(self, batch, batch_idx):
+        self.log("started", float(batch_idx))
+        return -1 if batch_idx == 2 + self.current_epoch else None
+
+    def program(pl):
+        trainer = pl.Trainer(**trainer_args(pl, max_epochs=3, log_every_n_steps=1))
+        trainer.fit(regressor(pl, on_train_batch_start=on_train_batch_start)(), loader(48, 8), loader(16, 8, seed=1))
+        return trainer
+
+    ours, _ = compare(tmp_path, program)
+    assert ours.step == 2 + 3 + 4
