@@ -12,7 +12,7 @@ import types
 from collections.abc import Iterator
 from typing import Any
 
-from fhooks.lightning.hooks import overridden
+from fhooks.lightning.hooks import move_to_device, overridden
 
 _LIGHTNING_BASES = (("lightning.pytorch", "LightningModule"), ("pytorch_lightning", "LightningModule"))
 
@@ -102,8 +102,32 @@ def merge_callbacks(trainer_callbacks: list[Any], module: Any) -> list[Any]:
     return [cb for cb in merged if not is_checkpoint(cb)] + [cb for cb in merged if is_checkpoint(cb)]
 
 
+_TRANSFER_HOOKS = ("on_before_batch_transfer", "transfer_batch_to_device", "on_after_batch_transfer")
+
+
+def transfer(module: Any, batch: Any, device: Any, dataloader_idx: int) -> Any:
+    """``batch`` through the module's ``on_before_batch_transfer``, ``transfer_batch_to_device`` and
+    ``on_after_batch_transfer`` (each one the module does not define does Lightning's default)."""
+    if overridden(module, "on_before_batch_transfer"):
+        batch = module.on_before_batch_transfer(batch, dataloader_idx)
+    if overridden(module, "transfer_batch_to_device"):
+        batch = module.transfer_batch_to_device(batch, device, dataloader_idx)
+    else:
+        batch = move_to_device(batch, device)
+    if overridden(module, "on_after_batch_transfer"):
+        batch = module.on_after_batch_transfer(batch, dataloader_idx)
+    return batch
+
+
+def model_mode(module: Any, prefix: str, mode: str) -> None:
+    """``on_{prefix}_model_{mode}`` when the module overrides it, else ``module.eval()``/``module.train()``."""
+    name = f"on_{prefix}_model_{mode}"
+    getattr(module, name if overridden(module, name) else mode)()
+
+
 def before_run(trainer: Any, module: Any, datamodule: Any, stage: str) -> None:
     """Lightning's hooks before the loops: ``prepare_data``, ``setup(stage)``, ``configure_model``."""
+    trainer.batch_hooks = any(overridden(module, name) for name in _TRANSFER_HOOKS)
     for obj in (datamodule, module):
         call(obj, "prepare_data")
     for obj in (datamodule, module):

@@ -251,7 +251,9 @@ def _train_epoch(trainer: Any, module: Any, skip: int, checkpoint: Any) -> None:
                 torch.set_rng_state(current)
             continue
         last = last or (total is not None and batch_idx == total - 1)
-        if on_accelerator:
+        if trainer.batch_hooks:
+            batch = lightning.transfer(module, batch, trainer.device, 0)
+        elif on_accelerator:
             batch = to_device(batch, trainer.device)
         if not _train_batch(trainer, module, batch, batch_idx, last, heard):
             break  # on_train_batch_start returned -1: the rest of the epoch (and its validation) is skipped
@@ -374,6 +376,13 @@ def _optimizer_step(trainer: Any, optimizer: Any, batch_idx: int, heard: frozens
         step_schedulers(trainer.lr_scheduler_configs, "step", trainer.global_step, trainer.callback_metrics)
 
 
+def _transfer(trainer: Any, module: Any, batch: Any, dataloader_idx: int) -> Any:
+    """A batch on the trainer's device, through the module's batch-transfer hooks when it has any."""
+    if trainer.batch_hooks:
+        return lightning.transfer(module, batch, trainer.device, dataloader_idx)
+    return to_device(batch, trainer.device)
+
+
 def _val_at_epoch_end(trainer: Any) -> bool:
     every = trainer.check_val_every_n_epoch
     return bool(trainer.val_loaders) and (every is None or (trainer.current_epoch + 1) % every == 0)
@@ -396,7 +405,7 @@ def _validate_in_fit(trainer: Any, module: Any) -> None:
     trainer.training = False
     _run_eval(trainer, module, "fit", trainer.val_loaders, None)
     trainer.training = True
-    module.train()
+    lightning.model_mode(module, "validation", "train")
 
 
 def _flush_epoch_logs(trainer: Any) -> None:
@@ -415,12 +424,13 @@ _EVAL_KIND = {"fit": "validation", "sanity_check": "validation", "validate": "va
 def _run_eval(trainer: Any, module: Any, stage: str, loaders: list[Any], limit_override: int | None) -> dict[str, float]:
     d = trainer.dispatcher
     prefix = _EVAL_KIND[stage]
-    step_fn = getattr(module, "test_step" if prefix == "test" else "validation_step")
+    step_name = "test_step" if prefix == "test" else "validation_step"
+    step_fn = getattr(module, step_name)
     limit = trainer.limits["test" if prefix == "test" else "validate"]
     means = EpochMeans()
     book = trainer.book
     previous = book.start_eval()
-    module.eval()
+    lightning.model_mode(module, prefix, "eval")
     d.emit(f"{prefix}_start", stage)
     d.emit(f"{prefix}_epoch_start", stage)
     with torch.no_grad():
@@ -429,17 +439,17 @@ def _run_eval(trainer: Any, module: Any, stage: str, loaders: list[Any], limit_o
             for batch_idx, batch in enumerate(loader):
                 if count is not None and batch_idx >= count:
                     break
-                batch = to_device(batch, trainer.device)
+                batch = _transfer(trainer, module, batch, idx)
                 book.eval.start_batch(batch, idx if len(loaders) > 1 else None)
                 data = BatchData(batch, None, idx)
                 d.emit(f"{prefix}_batch_start", stage, data=data, batch_idx=batch_idx)
-                book.fx = step_fn.__name__
+                book.fx = step_name
                 with _autocast(trainer):
                     args = (batch, batch_idx, idx) if len(loaders) > 1 else (batch, batch_idx)
                     out = step_fn(*args)
                 book.fx = None
                 if trainer.returned_metrics:
-                    values = eval_values(out, f"{type(module).__name__}.{step_fn.__name__}")
+                    values = eval_values(out, f"{type(module).__name__}.{step_name}")
                     suffix = f"/dataloader_idx_{idx}" if len(loaders) > 1 else ""
                     means.add({f"{k}{suffix}": v for k, v in values.items()}, batch_size(batch))
                 d.emit(f"{prefix}_batch_end", stage, data=BatchData(batch, out, idx), batch_idx=batch_idx)
@@ -536,7 +546,7 @@ def predict(trainer: Any, module: Any, loaders: Any, ckpt_path: Any) -> list[Any
                 for batch_idx, batch in enumerate(loader):
                     if count is not None and batch_idx >= count:
                         break
-                    batch = to_device(batch, trainer.device)
+                    batch = _transfer(trainer, module, batch, idx)
                     d.emit("predict_batch_start", "predict", data=BatchData(batch, None, idx), batch_idx=batch_idx)
                     with _autocast(trainer):
                         out = step_fn(batch, batch_idx) if step_fn else module(batch)

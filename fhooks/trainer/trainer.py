@@ -199,6 +199,7 @@ class Trainer:
         self.scaler: Any = None
         self.datamodule: Any = None
         self.step_mode: str | None = None
+        self.batch_hooks = False
         self.step_optimizers: list[Any] = []
         self.batch_idx = 0
 
