@@ -197,3 +197,32 @@ class TestLogRules:
         trainer = quiet(max_epochs=1, num_sanity_val_steps=0)
         trainer.fit(Numpy(), loader(8, 4), loader(8, 4))
         assert float(trainer.callback_metrics["np_value"]) == pytest.approx((1 * 1 + 2 * 3) / 4)
+
+
+class TestPlainModuleOutputs:
+    class Plain(torch.nn.Module):
+        def __init__(self, detach: bool = False):
+            super().__init__()
+            self.layer = torch.nn.Linear(4, 1)
+            self.detach = detach
+
+        def training_step(self, batch, batch_idx):
+            x, y = batch
+            loss = F.mse_loss(self.layer(x), y)
+            return loss.detach() if self.detach else loss
+
+        def validation_step(self, batch, batch_idx):
+            x, y = batch
+            return {"val_np": np.float64(F.mse_loss(self.layer(x), y).item()), "val_0d": np.array(2.0)}
+
+        def configure_optimizers(self):
+            return torch.optim.SGD(self.parameters(), lr=0.1)
+
+    def test_numpy_scalars_returned_from_validation_step_are_kept(self):
+        trainer = quiet(max_epochs=1)
+        trainer.fit(self.Plain(), loader(8, 4), loader(8, 4))
+        assert trainer.callback_metrics["val_0d"] == 2.0 and np.isfinite(trainer.callback_metrics["val_np"])
+
+    def test_a_loss_that_does_not_require_grad_gets_a_clear_error(self):
+        with pytest.raises(fhooks.errors.InvalidStepOutput, match="does not require grad"):
+            quiet(max_epochs=1).fit(self.Plain(detach=True), loader(8, 4))

@@ -25,7 +25,16 @@ from fhooks.trainer import module_step
 from fhooks.trainer.config import limited
 from fhooks.trainer.optim import parse_optimizers, step_schedulers
 from fhooks.trainer.logbook import float_metrics
-from fhooks.trainer.outputs import EpochMeans, LazyMetrics, as_float, batch_size, eval_values, split_output, to_device
+from fhooks.trainer.outputs import (
+    EpochMeans,
+    LazyMetrics,
+    as_float,
+    batch_size,
+    check_loss_has_grad,
+    eval_values,
+    split_output,
+    to_device,
+)
 
 
 def _lookahead(iterable: Any) -> Iterator[tuple[Any, bool]]:
@@ -308,6 +317,7 @@ def _train_batch(trainer: Any, module: Any, batch: Any, batch_idx: int, last: bo
     outputs: dict[str, Any] = {}
     accumulate = trainer.accumulate_grad_batches
     if loss is not None and trainer.step_mode is None:
+        check_loss_has_grad(loss, trainer.step_where)
         optimizer = trainer.optimizers[0]
         if batch_idx % accumulate == 0:
             if "before_zero_grad" in heard:

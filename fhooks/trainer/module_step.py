@@ -14,7 +14,7 @@ from typing import Any
 
 from fhooks.errors import MisconfigurationError
 from fhooks.lightning.hooks import overridden
-from fhooks.trainer.outputs import split_output
+from fhooks.trainer.outputs import check_loss_has_grad, split_output
 
 _MODULE_STEPS = ("optimizer_step", "optimizer_zero_grad", "backward", "configure_gradient_clipping")
 
@@ -75,6 +75,7 @@ def run(trainer: Any, module: Any, batch: Any, batch_idx: int, last: bool, heard
         done.append((loss, values))
         if loss is None:
             return None
+        check_loss_has_grad(loss, trainer.step_where)
         d = trainer.dispatcher
         if batch_idx % accumulate == 0:
             if "before_zero_grad" in heard:
