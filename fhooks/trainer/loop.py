@@ -337,8 +337,8 @@ def _train_batch(trainer: Any, module: Any, batch: Any, batch_idx: int, last: bo
             trainer.train_means.add(values, batch_size(batch))
         if "train_batch_end" in heard:
             outputs = {**values, "loss": value / accumulate if accumulate > 1 else value}
-    if book.train:
-        book.collect(on_step=True)
+    if book.train and "train_batch_end" in heard:
+        book.collect(on_step=True)  # what training_step logged, seen by the train_batch_end hooks
     trainer.batches_done = batch_idx + 1
     if "train_batch_end" in heard:
         d.emit("train_batch_end", metrics=LazyMetrics(values, trainer.callback_metrics), data=BatchData(batch, outputs),

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tests.parity.lightning_code import compare, trainer_args
+from tests.parity.lightning_code import compare, loader, trainer_args
 
 demos = pytest.importorskip("lightning.pytorch.demos")
 
@@ -87,3 +87,50 @@ def test_lightning_lstm_on_synthetic_tokens(tmp_path):
 
     ours, _ = compare(tmp_path, program)
     assert ours.step == 20 and len([r for r in ours.rows if "train_loss" in r]) == 10
+
+
+def test_a_lightning_module_and_datamodule_of_lightnings_own_on_fhooks_trainer(tmp_path):
+    """Lightning's own base classes, fhooks' trainer and callbacks: the same run as under Lightning's trainer."""
+    import lightning.pytorch as lp
+
+    class Data(lp.LightningDataModule):
+        def setup(self, stage):
+            self.train_set, self.val_set = loader(40, 1).dataset, loader(22, 1, seed=1).dataset
+
+        def train_dataloader(self):
+            return torch.utils.data.DataLoader(self.train_set, batch_size=8)
+
+        def val_dataloader(self):
+            return torch.utils.data.DataLoader(self.val_set, batch_size=8)
+
+    class Model(lp.LightningModule):
+        def __init__(self, lr: float = 0.02):
+            super().__init__()
+            self.save_hyperparameters()
+            torch.manual_seed(0)
+            self.layer = torch.nn.Linear(4, 1)
+
+        def training_step(self, batch, batch_idx):
+            x, y = batch
+            loss = torch.nn.functional.mse_loss(self.layer(x), y)
+            self.log("train_loss", loss, on_step=True, on_epoch=True, prog_bar=True)
+            return loss
+
+        def validation_step(self, batch, batch_idx):
+            x, y = batch
+            self.log("val_loss", torch.nn.functional.mse_loss(self.layer(x), y))
+
+        def on_train_epoch_end(self):
+            self.log("epoch_seen", float(self.current_epoch + 10 * self.trainer.current_epoch))
+
+        def configure_optimizers(self):
+            return torch.optim.SGD(self.parameters(), lr=self.hparams.lr)
+
+    def program(pl):
+        trainer = pl.Trainer(**trainer_args(pl, max_epochs=20, log_every_n_steps=2,
+                                            callbacks=[pl.EarlyStopping("val_loss", patience=1, min_delta=0.1)]))
+        trainer.fit(Model(), datamodule=Data())
+        return trainer
+
+    ours, _ = compare(tmp_path, program)
+    assert ours.epoch < 20 and isinstance(ours.trainer.callback_metrics["val_loss"], torch.Tensor)
