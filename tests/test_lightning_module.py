@@ -226,3 +226,25 @@ class TestPlainModuleOutputs:
     def test_a_loss_that_does_not_require_grad_gets_a_clear_error(self):
         with pytest.raises(fhooks.errors.InvalidStepOutput, match="does not require grad"):
             quiet(max_epochs=1).fit(self.Plain(detach=True), loader(8, 4))
+
+
+class TestCheckpointHooks:
+    def test_on_save_checkpoint_adds_and_on_load_checkpoint_reads_back(self):
+        class Keeps(Regressor):
+            def __init__(self, lr: float = 0.05):
+                super().__init__(lr)
+                self.loaded = None
+
+            def on_save_checkpoint(self, checkpoint):
+                checkpoint["my_state"] = {"seen": self.global_step}
+
+            def on_load_checkpoint(self, checkpoint):
+                self.loaded = checkpoint["my_state"]
+
+        trainer = quiet(max_epochs=1)
+        trainer.fit(Keeps(), loader(8, 4))
+        path = trainer.save_checkpoint("end.ckpt")
+        resumed = Keeps()
+        quiet(max_epochs=2).fit(resumed, loader(8, 4), ckpt_path=path)
+        assert resumed.loaded == {"seen": 2}
+        assert Keeps.load_from_checkpoint(path).loaded == {"seen": 2}
