@@ -1,4 +1,4 @@
-"""fhooks.LightningModule and LightningDataModule on fhooks.Trainer: the module API and the hooks in Lightning's order."""
+"""fhooks.LightningModule and LightningDataModule on fhooks.Trainer: the module API, the hooks in Lightning's order."""
 
 from __future__ import annotations
 

@@ -361,7 +361,8 @@ def _log_step(trainer: Any, rows: dict[str, Any]) -> None:
         trainer.log_metrics(rows)
 
 
-def _optimizer_step(trainer: Any, optimizer: Any, batch_idx: int, heard: frozenset[str], automatic: bool = True) -> None:
+def _optimizer_step(trainer: Any, optimizer: Any, batch_idx: int, heard: frozenset[str],
+                    automatic: bool = True) -> None:
     scaler = trainer.scaler
     if scaler is not None:
         scaler.unscale_(optimizer)

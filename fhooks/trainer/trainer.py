@@ -172,8 +172,8 @@ class Trainer:
         self.global_step = 0
         self.should_stop = False
         self.stop_reasons: list[str] = []
-        self.callback_metrics: dict[str, float] = {}
-        self.logged_metrics: dict[str, float] = {}
+        self.callback_metrics: dict[str, Any] = {}  # tensors from self.log, floats from returned values
+        self.logged_metrics: dict[str, Any] = {}
         self.optimizers: list[torch.optim.Optimizer] = []
         self.lr_scheduler_configs: list[Any] = []
         self.module: Any = None
@@ -287,9 +287,10 @@ class Trainer:
     def log_metrics(self, metrics: Mapping[str, Any], step: int | None = None) -> None:
         """Send metrics to ``logged_metrics`` and every logger (what a ``Log`` effect does).
 
-        ``logged_metrics`` keeps the values as given; the loggers get Python numbers. Without a ``step`` the logger's row gets an ``epoch`` column and
-        Lightning's step: while training, the optimizer steps taken before the current batch
-        (so the rows of the 50th batch say 49), else the global step. Each logger saves after.
+        ``logged_metrics`` keeps the values as given; the loggers get Python numbers. Without a
+        ``step`` the logger's row gets an ``epoch`` column and Lightning's step: while training, the
+        optimizer steps taken before the current batch (so the rows of the 50th batch say 49), else
+        the global step. Each logger saves after.
         """
         self.logged_metrics.update(metrics)
         values = {k: v.item() if isinstance(v, torch.Tensor) else v for k, v in metrics.items()}

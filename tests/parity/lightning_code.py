@@ -97,7 +97,8 @@ def compare(tmp_path: Path, program: Callable[[types.SimpleNamespace], Any]) -> 
     theirs = run(found["lightning"], tmp_path / "lightning", program)
     ours = run(found["fhooks"], tmp_path / "fhooks", program)
     assert sorted(ours.metrics) == sorted(theirs.metrics)
-    assert {k: v for k, v in ours.metrics.items() if not close(v, theirs.metrics[k])} == {}, (ours.metrics, theirs.metrics)
+    differing = {k: (v, theirs.metrics[k]) for k, v in ours.metrics.items() if not close(v, theirs.metrics[k])}
+    assert differing == {}
     assert ours.header == theirs.header
     assert [(sorted(r), r.get("epoch"), r.get("step")) for r in ours.rows] == \
         [(sorted(r), r.get("epoch"), r.get("step")) for r in theirs.rows]
