@@ -248,3 +248,22 @@ class TestCheckpointHooks:
         quiet(max_epochs=2).fit(resumed, loader(8, 4), ckpt_path=path)
         assert resumed.loaded == {"seen": 2}
         assert Keeps.load_from_checkpoint(path).loaded == {"seen": 2}
+
+
+class TestConfigureCallbacks:
+    def test_same_type_replaces_generic_hooks_stay_and_checkpoints_go_last(self):
+        from fhooks.callbacks import EarlyStopping, ModelCheckpoint
+        from fhooks.lightning.run import merge_callbacks
+
+        watch = fhooks.on("train_epoch_end", lambda e: None)
+        default_checkpoint, old_stop = ModelCheckpoint(), EarlyStopping("val_loss")
+
+        class WithCallbacks(Regressor):
+            def configure_callbacks(self):
+                return [self.checkpoint, self.stop, fhooks.on("validation_end", lambda e: None)]
+
+        module = WithCallbacks()
+        module.checkpoint, module.stop = ModelCheckpoint(monitor="val_loss"), EarlyStopping("val_loss", patience=9)
+        merged = merge_callbacks([default_checkpoint, watch, old_stop], module)
+        assert merged[:2] == [watch, module.stop] and merged[-1] is module.checkpoint
+        assert default_checkpoint not in merged and old_stop not in merged and len(merged) == 4

@@ -84,14 +84,16 @@ def _is_fhooks_module(module: Any) -> bool:
 def merge_callbacks(trainer_callbacks: list[Any], module: Any) -> list[Any]:
     """The trainer's callbacks with the module's ``configure_callbacks()`` merged in, as Lightning merges them.
 
-    A module callback replaces every trainer callback of its type or a parent type; module callbacks go
-    after the others, and checkpoint callbacks last.
+    A module callback replaces every trainer callback of its type or a parent type (generic hook values
+    such as ``when(...)`` are never replaced); module callbacks go after the others, and checkpoint
+    callbacks last.
     """
     given = call(module, "configure_callbacks")
     if not given:
         return trainer_callbacks
     added = list(given) if isinstance(given, (list, tuple)) else [given]
-    replaced = {type(cb) for cb in trainer_callbacks if any(isinstance(new, type(cb)) for new in added)}
+    replaced = {type(cb) for cb in trainer_callbacks
+                if not _combinator(cb) and any(isinstance(new, type(cb)) for new in added)}
     kept = [cb for cb in trainer_callbacks if type(cb) not in replaced]
     merged = kept + added
     from fhooks.hooks.model_checkpoint import ModelCheckpoint as HookCheckpoint
@@ -123,6 +125,11 @@ def model_mode(module: Any, prefix: str, mode: str) -> None:
     """``on_{prefix}_model_{mode}`` when the module overrides it, else ``module.eval()``/``module.train()``."""
     name = f"on_{prefix}_model_{mode}"
     getattr(module, name if overridden(module, name) else mode)()
+
+
+def _combinator(hook: Any) -> bool:
+    """Whether ``hook`` is one of the core's generic hook values (a ``when``, ``sequence``...): never replaced."""
+    return type(hook).__module__.startswith("fhooks.core.")
 
 
 def before_run(trainer: Any, module: Any, datamodule: Any, stage: str) -> None:

@@ -88,7 +88,7 @@ def fit(trainer: Any, module: Any, train_loaders: Any, val_loaders: Any, ckpt_pa
     d = trainer.dispatcher
     try:
         lightning.before_run(trainer, module, trainer.datamodule, "fit")
-        trainer.step_mode = module_step.step_mode(module)
+        trainer.step_mode = module_step.step_mode(module, trainer)
         module.to(trainer.device)
         if callable(getattr(module, "configure_optimizers", None)) and lightning.is_lightning_module(module):
             _configure_optimizers(trainer, module)  # as Lightning: after setup, before the dataloaders

@@ -19,12 +19,15 @@ from fhooks.trainer.outputs import check_loss_has_grad, split_output
 _MODULE_STEPS = ("optimizer_step", "optimizer_zero_grad", "backward", "configure_gradient_clipping")
 
 
-def step_mode(module: Any) -> str | None:
+def step_mode(module: Any, trainer: Any) -> str | None:
     """``"manual"``, ``"module"`` (the module's optimization hooks run), or None (the loop's own path)."""
     if getattr(module, "automatic_optimization", True) is False:
         if not callable(getattr(module, "clip_gradients", None)):
             raise MisconfigurationError(f"{type(module).__name__}: automatic_optimization=False needs a "
                                         "LightningModule (fhooks' or Lightning's) for optimizers()/manual_backward")
+        if trainer.gradient_clip_val:
+            raise MisconfigurationError(f"Trainer(gradient_clip_val={trainer.gradient_clip_val!r}) with manual "
+                                        "optimization: clip in training_step with self.clip_gradients(...) instead")
         return "manual"
     return "module" if any(overridden(module, name) for name in _MODULE_STEPS) else None
 
@@ -33,8 +36,8 @@ class StepOptimizer:
     """An optimizer as the module sees it (Lightning's ``LightningOptimizer``).
 
     ``step(closure)`` runs the closure, then ``on_before_optimizer_step``, gradient clipping and the
-    optimizer's step, and counts the step in ``trainer.global_step``. Every other attribute is the
-    wrapped optimizer's.
+    optimizer's step; under manual optimization each step counts in ``trainer.global_step`` at once.
+    Every other attribute is the wrapped optimizer's.
     """
 
     def __init__(self, trainer: Any, optimizer: Any) -> None:
@@ -56,6 +59,8 @@ class StepOptimizer:
         self.optimizer.zero_grad(set_to_none=set_to_none)
 
     def __getattr__(self, name: str) -> Any:
+        if name in ("optimizer", "_trainer"):  # not set yet (copying, unpickling)
+            raise AttributeError(name)
         return getattr(self.optimizer, name)
 
     def __repr__(self) -> str:

@@ -149,7 +149,6 @@ class Logged:
     def __init__(self, meta: Meta) -> None:
         self.meta = meta
         self.metric: Any = None
-        self.has_reset = False
         self.reset()
         self.has_reset = False
 

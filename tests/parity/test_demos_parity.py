@@ -134,3 +134,47 @@ def test_a_lightning_module_and_datamodule_of_lightnings_own_on_fhooks_trainer(t
 
     ours, _ = compare(tmp_path, program)
     assert ours.epoch < 20 and isinstance(ours.trainer.callback_metrics["val_loss"], torch.Tensor)
+
+
+def test_lightning_transformer_on_synthetic_tokens(tmp_path):
+    from lightning.pytorch.demos.transformer import LightningTransformer, Transformer
+
+    class SyntheticTransformer(LightningTransformer):
+        def __init__(self, vocab_size: int):
+            super().__init__(vocab_size)
+            self.model = Transformer(vocab_size, ninp=8, nhead=2, nhid=8, nlayers=1)  # the demo's, smaller
+
+        def prepare_data(self):
+            pass  # WikiText2 would be downloaded here
+
+        def train_dataloader(self):
+            return torch.utils.data.DataLoader(SyntheticTokens(length=100), batch_size=2)
+
+        def on_train_batch_end(self, outputs, batch, batch_idx):
+            self.log("train_loss", outputs["loss"])
+
+    def program(pl):
+        torch.manual_seed(0)
+        trainer = pl.Trainer(**trainer_args(pl, max_epochs=1, log_every_n_steps=1))
+        trainer.fit(SyntheticTransformer(vocab_size=40))
+        return trainer
+
+    ours, _ = compare(tmp_path, program)
+    assert ours.step == 5 and len(ours.rows) == 5
+
+
+def test_boring_model_with_the_boring_datamodule_through_every_stage(tmp_path):
+    def program(pl):
+        torch.manual_seed(0)
+        trainer = pl.Trainer(**trainer_args(pl, max_epochs=1, limit_train_batches=4, limit_val_batches=2,
+                                            limit_test_batches=2, limit_predict_batches=2))
+        module, data = demos.BoringModel(), demos.BoringDataModule()
+        trainer.fit(module, datamodule=data)
+        trainer.validate(module, datamodule=data)
+        trainer.test(module, datamodule=data)
+        trainer.predictions = trainer.predict(module, datamodule=data)
+        return trainer
+
+    ours, theirs = compare(tmp_path, program)
+    assert len(ours.trainer.predictions) == len(theirs.trainer.predictions) == 2
+    assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(ours.trainer.predictions, theirs.trainer.predictions))
