@@ -53,7 +53,7 @@ def test_the_testing_page_shows_the_example_file_verbatim():
 DOCS = ROOT / "docs"
 #: Pages whose ```python blocks form one runnable program each (run in order, in one namespace).
 RUNNABLE_PAGES = ["tour.md", "concepts.md", "events.md", "trainer.md", "testing.md", "howto/write_a_hook.md",
-                  "howto/port_a_lightning_callback.md"]
+                  "howto/port_a_lightning_callback.md", "porting.md"]
 
 RUN_BLOCKS = """
 import re, sys
