@@ -63,6 +63,10 @@ def __getattr__(name: str) -> object:
         from fhooks.trainer.trainer import Trainer
 
         return Trainer
+    if name in ("LightningModule", "LightningDataModule", "seed_everything"):
+        import fhooks.lightning
+
+        return getattr(fhooks.lightning, name)
     raise AttributeError(f"module 'fhooks' has no attribute {name!r}")
 
 
@@ -75,6 +79,8 @@ __all__ = [
     "Event",
     "Hook",
     "HookLike",
+    "LightningDataModule",
+    "LightningModule",
     "Log",
     "OptimizerInfo",
     "Print",
@@ -103,6 +109,7 @@ __all__ = [
     "rank_zero",
     "replay",
     "scan",
+    "seed_everything",
     "sequence",
     "shape",
     "state_class",

@@ -20,11 +20,12 @@ CORE_API = [
 ]
 
 TOP_LEVEL_API = [
-    "BatchData", "Callback", "Do", "EVENT_KINDS", "Effect", "Event", "Hook", "HookLike", "Log", "OptimizerInfo",
+    "BatchData", "Callback", "Do", "EVENT_KINDS", "Effect", "Event", "Hook", "HookLike", "LightningDataModule",
+    "LightningModule", "Log", "OptimizerInfo",
     "Print", "Raise", "RemoveCheckpoint", "RunInfo", "SaveCheckpoint", "SetAccumulation", "SetLearningRates", "Stop",
     "Trainer", "__version__", "after", "all_of", "any_of", "attach", "every_n", "fold", "from_data", "frozendict",
-    "lambda_hook", "map_effects", "map_event", "on", "once", "rank_zero", "replay", "scan", "sequence", "shape",
-    "state_class", "stateful", "sweep", "to_data", "until", "when",
+    "lambda_hook", "map_effects", "map_event", "on", "once", "rank_zero", "replay", "scan", "seed_everything",
+    "sequence", "shape", "state_class", "stateful", "sweep", "to_data", "until", "when",
 ]
 
 

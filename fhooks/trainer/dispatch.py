@@ -18,6 +18,7 @@ from fhooks.core.frozendict import EMPTY
 from fhooks.core.hook import HookLike
 from fhooks.core.lambda_hook import keyword_for
 from fhooks.interpret import Context, Decision, interpret
+from fhooks.lightning.hooks import overridden
 
 _MODULE_FIRST = frozenset({"train_epoch_end", "validation_epoch_end", "test_epoch_end"})
 
@@ -28,9 +29,9 @@ def module_hooks(module: Any) -> dict[str, Any]:
     for kind in EVENT_KINDS:
         if kind in ("setup", "teardown", "exception"):
             continue
-        method = getattr(module, keyword_for(kind), None)
-        if callable(method):
-            found[kind] = method
+        name = keyword_for(kind)
+        if overridden(module, name):
+            found[kind] = getattr(module, name)
     return found
 
 
@@ -46,16 +47,31 @@ class Dispatcher:
         self.hook_kinds = frozenset(EVENT_KINDS) if hook.kinds is None else frozenset(hook.kinds)
         self.heard = self.hook_kinds | frozenset(self.module_hooks)
         self.started = time.monotonic()
+        self.hook_names = {kind: keyword_for(kind) for kind in EVENT_KINDS}
 
     def emit(self, kind: str, stage: str = "fit", *, metrics: Mapping[str, float] = EMPTY,
-             data: Any = None, batch_idx: int = 0) -> None:
-        """Tell everyone who hears ``kind``; callers check ``kind in dispatcher.heard`` first on hot paths."""
+             data: Any = None, batch_idx: int = 0) -> Any:
+        """Tell everyone who hears ``kind``; returns what the module's own hook returned (None without one).
+
+        Callers check ``kind in dispatcher.heard`` first on hot paths.
+        """
         if kind not in self.heard:
-            return
+            return None
         trainer = self.trainer
         module_hook = self.module_hooks.get(kind)
         event = Event(kind, stage, trainer.current_epoch, trainer.global_step, batch_idx,
                       time.monotonic() - self.started, metrics, data, trainer.global_rank)
+        book = trainer.book
+        outer, book.fx = book.fx, self.hook_names[kind]
+        try:
+            return self._deliver(kind, event, module_hook, metrics, data, batch_idx)
+        finally:
+            book.fx = outer
+
+    def _deliver(self, kind: str, event: Event, module_hook: Any, metrics: Mapping[str, float], data: Any,
+                 batch_idx: int) -> Any:
+        trainer = self.trainer
+        stage = event.stage
         if module_hook is not None and kind in _MODULE_FIRST:
             module_hook(*hook_args(event))
             event = Event(kind, stage, event.epoch, event.step, batch_idx, event.time,
@@ -66,7 +82,8 @@ class Dispatcher:
             if effects:
                 self.carry_out(effects, event)
         if module_hook is not None:
-            module_hook(*hook_args(event))
+            return module_hook(*hook_args(event))
+        return None
 
     def carry_out(self, effects: tuple[Any, ...], event: Event) -> None:
         """Interpret ``effects`` in order, logging each recorded decision with its event."""

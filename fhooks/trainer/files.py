@@ -17,7 +17,7 @@ from typing import Any
 
 from fhooks.hooks.spike import WriteJson
 from fhooks.trainer.checkpoint import write_atomically
-from fhooks.trainer.interpret import Context, handles
+from fhooks.interpret import Context, handles
 
 
 def write_json_atomic(path: str | os.PathLike[str], data: Any) -> Path:

@@ -15,11 +15,23 @@ import fhooks
 from fhooks.core.events import BatchData
 from fhooks.core.frozendict import frozendict
 from fhooks.errors import MisconfigurationError
+from fhooks.lightning import run as lightning
+from fhooks.lightning.hooks import overridden
 from fhooks.trainer import checkpoint as ckpt
-from fhooks.trainer import checkpoint_files
+from fhooks.trainer import checkpoint_files, module_step
 from fhooks.trainer.config import limited
 from fhooks.trainer.optim import parse_optimizers, step_schedulers
-from fhooks.trainer.outputs import EpochMeans, LazyMetrics, batch_size, eval_values, split_output, to_device
+from fhooks.trainer.logbook import float_metrics
+from fhooks.trainer.outputs import (
+    EpochMeans,
+    LazyMetrics,
+    as_float,
+    batch_size,
+    check_loss_has_grad,
+    eval_values,
+    split_output,
+    to_device,
+)
 
 
 def _lookahead(iterable: Any) -> Iterator[tuple[Any, bool]]:
@@ -44,11 +56,15 @@ def _length(loader: Any) -> int | None:
 
 def _loaders(module: Any, given: Any, method: str) -> list[Any]:
     if given is None:
-        fn = getattr(module, method, None)
-        given = fn() if callable(fn) else None
+        given = lightning.call(module, method)
     if given is None:
         return []
     return list(given) if isinstance(given, (list, tuple)) and given and _is_loader(given[0]) else [given]
+
+
+def _data_source(trainer: Any, module: Any) -> Any:
+    """Where loaders come from: the data module when one was given, else the module."""
+    return module if trainer.datamodule is None else trainer.datamodule
 
 
 def _is_loader(value: Any) -> bool:
@@ -68,15 +84,19 @@ def fit(trainer: Any, module: Any, train_loaders: Any, val_loaders: Any, ckpt_pa
     """Run a whole fit; on any exception the ``exception`` event fires, then the exception propagates."""
     d = trainer.dispatcher
     try:
+        lightning.before_run(trainer, module, trainer.datamodule, "fit")
+        trainer.step_mode = module_step.step_mode(module, trainer)
         module.to(trainer.device)
-        train = _loaders(module, train_loaders, "train_dataloader")
+        if callable(getattr(module, "configure_optimizers", None)) and lightning.is_lightning_module(module):
+            _configure_optimizers(trainer, module)  # as Lightning: after setup, before the dataloaders
+        train = _loaders(_data_source(trainer, module), train_loaders, "train_dataloader")
         if not train:
             raise MisconfigurationError("Trainer.fit: no training data; pass train_dataloaders or define train_dataloader()")
         if len(train) > 1:
             raise MisconfigurationError(f"Trainer.fit: got {len(train)} training loaders; pass one")
         trainer.train_loader = train[0]
-        trainer.val_loaders = _loaders(module, val_loaders, "val_dataloader")
-        if not callable(getattr(module, "validation_step", None)):
+        trainer.val_loaders = _loaders(_data_source(trainer, module), val_loaders, "val_dataloader")
+        if not overridden(module, "validation_step"):
             trainer.val_loaders = []
         if not callable(getattr(module, "configure_optimizers", None)):
             raise MisconfigurationError(f"Trainer.fit: {type(module).__name__} has no configure_optimizers method")
@@ -91,7 +111,8 @@ def fit(trainer: Any, module: Any, train_loaders: Any, val_loaders: Any, ckpt_pa
         if checkpoint is not None:
             _restore_model_and_hooks(trainer, module, checkpoint)
         trainer.log_hyperparams(module)
-        _configure_optimizers(trainer, module)
+        if not trainer.optimizers:
+            _configure_optimizers(trainer, module)
         d.emit("fit_start", data=trainer.run_info(total, trainer.num_val_batches, **counts))
         if trainer.reload_train_dataloader:
             _reload_train_loader(trainer, module)
@@ -109,6 +130,7 @@ def fit(trainer: Any, module: Any, train_loaders: Any, val_loaders: Any, ckpt_pa
         trainer.training = False
         d.emit("fit_end")
         d.emit("teardown")
+        lightning.after_run(module, trainer.datamodule, "fit")
         trainer.finalize_loggers("success")
     except BaseException as exc:
         trainer.training = False
@@ -125,7 +147,8 @@ def fit(trainer: Any, module: Any, train_loaders: Any, val_loaders: Any, ckpt_pa
 def _configure_optimizers(trainer: Any, module: Any) -> None:
     """Call ``configure_optimizers`` (after ``setup`` and the restore of weights and hooks, as Lightning)."""
     trainer.optimizers, trainer.lr_scheduler_configs = parse_optimizers(module.configure_optimizers())
-    if len(trainer.optimizers) != 1:
+    trainer.step_optimizers = [module_step.StepOptimizer(trainer, o) for o in trainer.optimizers]
+    if len(trainer.optimizers) != 1 and trainer.step_mode != "manual":
         raise MisconfigurationError(f"Trainer.fit: configure_optimizers returned {len(trainer.optimizers)} "
                                     "optimizers; automatic optimization steps exactly one")
     trainer.scaler = torch.amp.GradScaler("cuda") if trainer.precision == "16-mixed" else None
@@ -161,7 +184,7 @@ def _sanity_total(trainer: Any) -> int:
 def _reload_train_loader(trainer: Any, module: Any) -> None:
     """Fetch the training loader again (after a hook changed the batch size) and recount its batches."""
     trainer.reload_train_dataloader = False
-    trainer.train_loader = _loaders(module, None, "train_dataloader")[0]
+    trainer.train_loader = _loaders(_data_source(trainer, module), None, "train_dataloader")[0]
     trainer.num_training_batches = limited(_length(trainer.train_loader), trainer.limits["fit"])
 
 
@@ -170,9 +193,13 @@ def _sanity_check(trainer: Any, module: Any) -> None:
     if not steps or not trainer.val_loaders or trainer.fast_dev_run:
         return
     trainer.sanity_checking = True
+    rng = ckpt.rng_states()  # as Lightning's isolate_rng: the sanity check leaves every generator as it found it
+    metrics = trainer.book.snapshot()
     trainer.dispatcher.emit("sanity_check_start", "sanity_check")
     _run_eval(trainer, module, "sanity_check", trainer.val_loaders, None if steps == -1 else steps)
     trainer.dispatcher.emit("sanity_check_end", "sanity_check")
+    trainer.book.restore(metrics)
+    ckpt.set_rng_states(rng)
     trainer.sanity_checking = False
 
 
@@ -212,7 +239,7 @@ def _train_epoch(trainer: Any, module: Any, skip: int, checkpoint: Any) -> None:
     if checkpoint is None:
         trainer.batches_done = 0
         trainer.train_means = EpochMeans()
-        trainer.epoch_logs = EpochMeans()
+    trainer.book.active = trainer.book.train
     d.emit("train_epoch_start")
     if checkpoint is not None:
         current = torch.get_rng_state()
@@ -229,9 +256,12 @@ def _train_epoch(trainer: Any, module: Any, skip: int, checkpoint: Any) -> None:
                 torch.set_rng_state(current)
             continue
         last = last or (total is not None and batch_idx == total - 1)
-        if on_accelerator:
+        if trainer.batch_hooks:
+            batch = lightning.transfer(module, batch, trainer.device, 0)
+        elif on_accelerator:
             batch = to_device(batch, trainer.device)
-        _train_batch(trainer, module, batch, batch_idx, last, heard)
+        if not _train_batch(trainer, module, batch, batch_idx, last, heard):
+            break  # on_train_batch_start returned -1: the rest of the epoch (and its validation) is skipped
         due = _val_due(trainer, batch_idx, last)
         if due:
             _validate_in_fit(trainer, module)
@@ -242,35 +272,49 @@ def _train_epoch(trainer: Any, module: Any, skip: int, checkpoint: Any) -> None:
         if trainer.max_steps != -1 and trainer.global_step >= trainer.max_steps:
             break
     trainer.epoch_finished = True
+    trainer.book.train.start_batch(None)
     d.emit("train_epoch_end", metrics=epoch_end_metrics(trainer, "train_epoch_end"))
     _flush_epoch_logs(trainer)
     _step_epoch_schedulers(trainer)
 
 
 def _step_epoch_schedulers(trainer: Any) -> None:
-    step_schedulers(trainer.lr_scheduler_configs, "epoch", trainer.current_epoch + 1, trainer.callback_metrics)
+    if trainer.step_mode != "manual":  # under manual optimization the module steps its schedulers, as Lightning
+        step_schedulers(trainer.lr_scheduler_configs, "epoch", trainer.current_epoch + 1, trainer.callback_metrics,
+                        module_step.scheduler_step(trainer))
     trainer.epoch_schedulers_stepped = True
 
 
-def _train_batch(trainer: Any, module: Any, batch: Any, batch_idx: int, last: bool, heard: frozenset[str]) -> None:
+def _train_batch(trainer: Any, module: Any, batch: Any, batch_idx: int, last: bool, heard: frozenset[str]) -> bool:
+    """One training batch; False when the module's ``on_train_batch_start`` returned -1 (the epoch ends there)."""
     d = trainer.dispatcher
-    trainer.log_step = trainer.global_step  # Lightning's step of the rows logged in this batch and what follows it
+    book = trainer.book
+    manual = trainer.step_mode == "manual"
+    # Lightning's step of the rows logged in this batch and what follows it: batches that stepped before it
+    trainer.log_step = book.batches_stepped if manual else trainer.global_step
+    trainer.batch_idx = batch_idx
     if "exception" in heard:
         trainer.batch_start_rng = torch.get_rng_state()
+    book.train.start_batch(batch)
     if "train_batch_start" in heard:
-        d.emit("train_batch_start", data=BatchData(batch), batch_idx=batch_idx)
-    if trainer.step_logs:
-        trainer.step_logs = {}
-    if trainer.precision == "32":
-        output = module.training_step(batch, batch_idx)
-    else:
-        with _autocast(trainer):
+        if d.emit("train_batch_start", data=BatchData(batch), batch_idx=batch_idx) == -1:
+            return False
+    if trainer.step_mode is None:
+        book.fx = "training_step"
+        if trainer.precision == "32":
             output = module.training_step(batch, batch_idx)
-    loss, values = split_output(output, trainer.step_where)
+        else:
+            with _autocast(trainer):
+                output = module.training_step(batch, batch_idx)
+        book.fx = None
+        loss, values = split_output(output, trainer.step_where)
+    else:
+        loss, values = module_step.run(trainer, module, batch, batch_idx, last, heard)
     outputs: dict[str, Any] = {}
-    if loss is not None:
+    accumulate = trainer.accumulate_grad_batches
+    if loss is not None and trainer.step_mode is None:
+        check_loss_has_grad(loss, trainer.step_where)
         optimizer = trainer.optimizers[0]
-        accumulate = trainer.accumulate_grad_batches
         if batch_idx % accumulate == 0:
             if "before_zero_grad" in heard:
                 d.emit("before_zero_grad", data=optimizer, batch_idx=batch_idx)
@@ -283,38 +327,46 @@ def _train_batch(trainer: Any, module: Any, batch: Any, batch_idx: int, last: bo
             d.emit("after_backward", batch_idx=batch_idx)
         if last or (batch_idx + 1) % accumulate == 0:
             _optimizer_step(trainer, optimizer, batch_idx, heard)
+    if loss is not None:
         values["loss"] = value = loss.detach()  # one graph-free copy for the means, the metrics and the outputs
-        trainer.train_means.add(values, batch_size(batch))
+        if trainer.returned_metrics:
+            trainer.train_means.add(values, batch_size(batch))
         if "train_batch_end" in heard:
             outputs = {**values, "loss": value / accumulate if accumulate > 1 else value}
-    if trainer.step_logs:
-        values = {**values, **trainer.step_logs}
-        _log_step(trainer)
+    if book.train and "train_batch_end" in heard:
+        book.collect(on_step=True)  # what training_step logged, seen by the train_batch_end hooks
     trainer.batches_done = batch_idx + 1
     if "train_batch_end" in heard:
         d.emit("train_batch_end", metrics=LazyMetrics(values, trainer.callback_metrics), data=BatchData(batch, outputs),
                batch_idx=batch_idx)
+    if book.train:
+        _log_step(trainer, book.collect(on_step=True).log)
+    if manual:
+        book.batches_stepped += 1
+    return True
 
 
-def _log_step(trainer: Any) -> None:
-    """Values the module logged this step: into callback_metrics, and to the loggers every n steps (and at a stop).
+def _log_step(trainer: Any, rows: dict[str, Any]) -> None:
+    """Send what was logged this step to the loggers every n steps (and at a stop).
 
-    As Lightning, a batch that only accumulates gradients logs nothing.
+    As Lightning, a batch that only accumulates gradients logs nothing (under automatic optimization).
     """
-    logs = trainer.step_logs
     every = trainer.log_every_n_steps
-    stepped = trainer.global_step != trainer.log_step
-    if every and stepped and ((trainer.log_step + 1) % every == 0 or trainer.should_stop):
-        trainer.log_metrics(trainer.loggable(logs))
-    trainer.callback_metrics.update((k, float(v)) for k, v in logs.items())
+    stepped = trainer.step_mode == "manual" or trainer.global_step != trainer.log_step
+    if rows and every and stepped and ((trainer.log_step + 1) % every == 0 or trainer.should_stop):
+        trainer.log_metrics(rows)
 
 
-def _optimizer_step(trainer: Any, optimizer: Any, batch_idx: int, heard: frozenset[str]) -> None:
+def _optimizer_step(trainer: Any, optimizer: Any, batch_idx: int, heard: frozenset[str],
+                    automatic: bool = True) -> None:
     scaler = trainer.scaler
     if scaler is not None:
         scaler.unscale_(optimizer)
     if "before_optimizer_step" in heard:
         trainer.dispatcher.emit("before_optimizer_step", data=optimizer, batch_idx=batch_idx)
+    if trainer.step_mode is not None:
+        module_step.finish(trainer, optimizer, automatic)
+        return
     if trainer.gradient_clip_val:
         params = [p for g in optimizer.param_groups for p in g["params"]]
         if trainer.gradient_clip_algorithm == "norm":
@@ -329,6 +381,13 @@ def _optimizer_step(trainer: Any, optimizer: Any, batch_idx: int, heard: frozens
     trainer.global_step += 1
     if trainer.lr_scheduler_configs:
         step_schedulers(trainer.lr_scheduler_configs, "step", trainer.global_step, trainer.callback_metrics)
+
+
+def _transfer(trainer: Any, module: Any, batch: Any, dataloader_idx: int) -> Any:
+    """A batch on the trainer's device, through the module's batch-transfer hooks when it has any."""
+    if trainer.batch_hooks:
+        return lightning.transfer(module, batch, trainer.device, dataloader_idx)
+    return to_device(batch, trainer.device)
 
 
 def _val_at_epoch_end(trainer: Any) -> bool:
@@ -353,12 +412,16 @@ def _validate_in_fit(trainer: Any, module: Any) -> None:
     trainer.training = False
     _run_eval(trainer, module, "fit", trainer.val_loaders, None)
     trainer.training = True
-    module.train()
+    lightning.model_mode(module, "validation", "train")
 
 
 def _flush_epoch_logs(trainer: Any) -> None:
-    if trainer.epoch_logs.values:
-        trainer.log_metrics(trainer.loggable(trainer.epoch_logs.means()))
+    """Send the training epoch's values to the loggers (after every ``on_train_epoch_end``), then forget them."""
+    book = trainer.book
+    rows = book.collect(on_step=False).log
+    if rows:
+        trainer.log_metrics(rows)
+    book.train.reset()
 
 
 # -- evaluation -----------------------------------------------------------------------------------
@@ -368,11 +431,13 @@ _EVAL_KIND = {"fit": "validation", "sanity_check": "validation", "validate": "va
 def _run_eval(trainer: Any, module: Any, stage: str, loaders: list[Any], limit_override: int | None) -> dict[str, float]:
     d = trainer.dispatcher
     prefix = _EVAL_KIND[stage]
-    step_fn = getattr(module, "test_step" if prefix == "test" else "validation_step")
+    step_name = "test_step" if prefix == "test" else "validation_step"
+    step_fn = getattr(module, step_name)
     limit = trainer.limits["test" if prefix == "test" else "validate"]
-    saved_logs = trainer.epoch_logs
-    trainer.epoch_logs = means = EpochMeans()
-    module.eval()
+    means = EpochMeans()
+    book = trainer.book
+    previous = book.start_eval()
+    lightning.model_mode(module, prefix, "eval")
     d.emit(f"{prefix}_start", stage)
     d.emit(f"{prefix}_epoch_start", stage)
     with torch.no_grad():
@@ -381,37 +446,57 @@ def _run_eval(trainer: Any, module: Any, stage: str, loaders: list[Any], limit_o
             for batch_idx, batch in enumerate(loader):
                 if count is not None and batch_idx >= count:
                     break
-                batch = to_device(batch, trainer.device)
+                batch = _transfer(trainer, module, batch, idx)
+                book.eval.start_batch(batch, idx if len(loaders) > 1 else None)
                 data = BatchData(batch, None, idx)
                 d.emit(f"{prefix}_batch_start", stage, data=data, batch_idx=batch_idx)
+                book.fx = step_name
                 with _autocast(trainer):
                     args = (batch, batch_idx, idx) if len(loaders) > 1 else (batch, batch_idx)
                     out = step_fn(*args)
-                values = eval_values(out, f"{type(module).__name__}.{step_fn.__name__}")
-                suffix = f"/dataloader_idx_{idx}" if len(loaders) > 1 else ""
-                means.add({f"{k}{suffix}": v for k, v in values.items()}, batch_size(batch))
+                book.fx = None
+                if trainer.returned_metrics:
+                    values = eval_values(out, f"{type(module).__name__}.{step_name}")
+                    suffix = f"/dataloader_idx_{idx}" if len(loaders) > 1 else ""
+                    means.add({f"{k}{suffix}": v for k, v in values.items()}, batch_size(batch))
                 d.emit(f"{prefix}_batch_end", stage, data=BatchData(batch, out, idx), batch_idx=batch_idx)
+                if book.eval:
+                    _log_eval_step(trainer, book.collect(on_step=True).log, idx, stage)
+    book.eval.start_batch(None)
     trainer.eval_means, trainer.eval_stage = means, stage
     d.emit(f"{prefix}_epoch_end", stage, metrics=epoch_end_metrics(trainer, f"{prefix}_epoch_end"))
-    metrics = means.means()
-    trainer.epoch_logs = saved_logs
-    d.emit(f"{prefix}_end", stage, metrics=metrics if stage == "sanity_check" else frozendict(trainer.callback_metrics))
+    metrics = {**means.means(), **book.collect(on_step=False).log}
+    book.end_eval(previous)
+    d.emit(f"{prefix}_end", stage, metrics=frozendict(float_metrics(metrics)) if stage == "sanity_check"
+           else float_metrics(trainer.callback_metrics))
     if stage != "sanity_check" and metrics:
-        trainer.log_metrics(trainer.loggable(metrics))
-    return metrics
+        trainer.log_metrics(metrics)
+    return {k: as_float(v) for k, v in metrics.items()}
+
+
+def _log_eval_step(trainer: Any, rows: dict[str, Any], idx: int, stage: str) -> None:
+    """Rows of values logged with ``on_step=True`` in evaluation, stepped by the batches each loader ran."""
+    if stage == "sanity_check":
+        return
+    seen = trainer.book.eval_rows
+    if rows:
+        trainer.log_metrics(rows, step=seen.get(idx, 0))
+    seen[idx] = seen.get(idx, 0) + 1
 
 
 def epoch_end_metrics(trainer: Any, kind: str) -> Any:
-    """The metrics of an epoch-end event, folding in what was logged so far this epoch."""
+    """The metrics of an epoch-end event (floats), folding in what was returned and logged so far this epoch."""
     if kind == "train_epoch_end":
-        trainer.callback_metrics.update(trainer.train_means.means())
-        trainer.callback_metrics.update(trainer.epoch_logs.means())
-        return frozendict(trainer.callback_metrics)
+        if trainer.returned_metrics:
+            trainer.callback_metrics.update(trainer.train_means.means())
+        trainer.book.collect(on_step=False)
+        return float_metrics(trainer.callback_metrics)
     metrics = trainer.eval_means.means()
+    logged = trainer.book.collect(on_step=False).callback
     if trainer.eval_stage == "sanity_check":
-        return frozendict(metrics)
+        return float_metrics({**metrics, **logged})
     trainer.callback_metrics.update(metrics)
-    return frozendict(trainer.callback_metrics)
+    return float_metrics(trainer.callback_metrics)
 
 
 def evaluate(trainer: Any, stage: str, module: Any, loaders: Any, ckpt_path: Any) -> list[dict[str, float]]:
@@ -419,9 +504,10 @@ def evaluate(trainer: Any, stage: str, module: Any, loaders: Any, ckpt_path: Any
     d = trainer.dispatcher
     trainer.stage = stage
     try:
+        lightning.before_run(trainer, module, trainer.datamodule, stage)
         module.to(trainer.device)
         method = "test_dataloader" if stage == "test" else "val_dataloader"
-        found = _loaders(module, loaders, method)
+        found = _loaders(_data_source(trainer, module), loaders, method)
         if not found:
             raise MisconfigurationError(f"Trainer.{stage}: no data; pass dataloaders or define {method}()")
         if ckpt_path is not None:
@@ -431,6 +517,7 @@ def evaluate(trainer: Any, stage: str, module: Any, loaders: Any, ckpt_path: Any
         d.emit("setup", stage, data=trainer.run_info(**counts))
         metrics = _run_eval(trainer, module, stage, found, None)
         d.emit("teardown", stage)
+        lightning.after_run(module, trainer.datamodule, stage)
         trainer.finalize_loggers("success")
         return [metrics]
     except BaseException as exc:
@@ -445,8 +532,9 @@ def predict(trainer: Any, module: Any, loaders: Any, ckpt_path: Any) -> list[Any
     """``Trainer.predict``: ``predict_step`` (or ``forward``) over every batch, predictions returned in order."""
     d = trainer.dispatcher
     try:
+        lightning.before_run(trainer, module, trainer.datamodule, "predict")
         module.to(trainer.device)
-        found = _loaders(module, loaders, "predict_dataloader")
+        found = _loaders(_data_source(trainer, module), loaders, "predict_dataloader")
         if not found:
             raise MisconfigurationError("Trainer.predict: no data; pass dataloaders or define predict_dataloader()")
         if ckpt_path is not None:
@@ -465,7 +553,7 @@ def predict(trainer: Any, module: Any, loaders: Any, ckpt_path: Any) -> list[Any
                 for batch_idx, batch in enumerate(loader):
                     if count is not None and batch_idx >= count:
                         break
-                    batch = to_device(batch, trainer.device)
+                    batch = _transfer(trainer, module, batch, idx)
                     d.emit("predict_batch_start", "predict", data=BatchData(batch, None, idx), batch_idx=batch_idx)
                     with _autocast(trainer):
                         out = step_fn(batch, batch_idx) if step_fn else module(batch)
@@ -474,6 +562,7 @@ def predict(trainer: Any, module: Any, loaders: Any, ckpt_path: Any) -> list[Any
         d.emit("predict_epoch_end", "predict")
         d.emit("predict_end", "predict")
         d.emit("teardown", "predict")
+        lightning.after_run(module, trainer.datamodule, "predict")
         trainer.finalize_loggers("success")
         return predictions
     except BaseException as exc:
@@ -494,6 +583,7 @@ def build_checkpoint(trainer: Any, weights_only: bool) -> dict[str, Any]:
         "epoch": trainer.current_epoch,
         "global_step": trainer.global_step,
         "state_dict": module.state_dict(),
+        **lightning.checkpoint_entries(module, trainer.datamodule),
     }
     if weights_only:
         return checkpoint
@@ -512,7 +602,7 @@ def build_checkpoint(trainer: Any, weights_only: bool) -> dict[str, Any]:
             "batches_done": trainer.batches_done, "epoch_finished": trainer.epoch_finished,
             "epoch_schedulers_stepped": trainer.epoch_schedulers_stepped,
             "accumulate_grad_batches": trainer.accumulate_grad_batches,
-            "train_means": trainer.train_means.to_plain(), "epoch_logs": trainer.epoch_logs.to_plain(),
+            "train_means": trainer.train_means.to_plain(),
             "should_stop": trainer.should_stop, "stop_reasons": list(trainer.stop_reasons),
         },
         "callback_metrics": dict(trainer.callback_metrics),
@@ -566,7 +656,6 @@ def _restore_loops(trainer: Any, checkpoint: dict[str, Any]) -> None:
     trainer.epoch_schedulers_stepped = loops.get("epoch_schedulers_stepped", trainer.epoch_finished)
     trainer.accumulate_grad_batches = loops["accumulate_grad_batches"]
     trainer.train_means = EpochMeans.from_plain(loops["train_means"])
-    trainer.epoch_logs = EpochMeans.from_plain(loops["epoch_logs"])
     trainer.callback_metrics.update(checkpoint.get("callback_metrics", {}))
     total = trainer.num_training_batches
     if total is not None and trainer.batches_done >= total:

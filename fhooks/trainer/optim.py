@@ -95,8 +95,12 @@ def parse_optimizers(config: Any) -> tuple[list[torch.optim.Optimizer], list[Sch
     return optimizers, schedulers
 
 
-def step_schedulers(schedulers: list[SchedulerConfig], interval: str, count: int, metrics: Mapping[str, float]) -> None:
-    """Step the schedulers of ``interval`` whose frequency divides ``count`` (steps or epochs done)."""
+def step_schedulers(schedulers: list[SchedulerConfig], interval: str, count: int, metrics: Mapping[str, float],
+                    step: Any = None) -> None:
+    """Step the schedulers of ``interval`` whose frequency divides ``count`` (steps or epochs done).
+
+    ``step``: the module's ``lr_scheduler_step(scheduler, metric)``, which then does the stepping.
+    """
     for config in schedulers:
         if config.interval != interval or count % config.frequency:
             continue
@@ -107,6 +111,11 @@ def step_schedulers(schedulers: list[SchedulerConfig], interval: str, count: int
                         f"ReduceLROnPlateau: monitor {config.monitor!r} is not in the metrics "
                         f"(have: {', '.join(sorted(metrics)) or 'none'}); set 'strict': False to skip")
                 continue
-            config.scheduler.step(metrics[config.monitor])
+            if step is not None:
+                step(config.scheduler, metrics[config.monitor])
+            else:
+                config.scheduler.step(metrics[config.monitor])
+        elif step is not None:
+            step(config.scheduler, None)
         else:
             config.scheduler.step()

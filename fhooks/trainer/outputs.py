@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -49,12 +50,26 @@ def eval_values(output: Any, where: str) -> dict[str, Any]:
 def _is_scalar(value: Any) -> bool:
     if isinstance(value, torch.Tensor):
         return value.numel() == 1
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return True
+    numpy = sys.modules.get("numpy")  # numpy scalars (np.float32(...), a 0-d array) count too
+    return numpy is not None and isinstance(value, (numpy.generic, numpy.ndarray)) and value.size == 1 \
+        and value.dtype.kind in "iuf"
+
+
+def check_loss_has_grad(loss: torch.Tensor, where: str) -> None:
+    """A clear error for a loss that cannot be backpropagated (instead of autograd's own)."""
+    if not loss.requires_grad:
+        raise InvalidStepOutput(f"{where}: returned a loss that does not require grad (was it detached, computed "
+                                "under torch.no_grad(), or from parameters with requires_grad=False?); return the "
+                                "loss tensor itself, or None to skip the batch")
 
 
 def as_float(value: Any) -> float:
-    """A Python float from a scalar tensor or number."""
-    return float(value.detach().item()) if isinstance(value, torch.Tensor) else float(value)
+    """A Python float from a scalar tensor, number or numpy scalar."""
+    if isinstance(value, torch.Tensor):
+        return float(value.detach().item())
+    return float(value.item() if hasattr(value, "item") else value)
 
 
 class LazyMetrics(Mapping):
@@ -74,7 +89,7 @@ class LazyMetrics(Mapping):
     def __getitem__(self, key: str) -> float:
         done = self._done
         if key not in done:
-            done[key] = as_float(self._raw[key]) if key in self._raw else self._base[key]
+            done[key] = as_float(self._raw[key] if key in self._raw else self._base[key])
         return done[key]
 
     def __iter__(self) -> Iterator[str]:

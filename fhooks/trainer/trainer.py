@@ -40,8 +40,10 @@ from fhooks.trainer import checkpoint as ckpt
 from fhooks.trainer import checkpoint_files
 from fhooks.trainer import config as cfg
 from fhooks.interpret import Decision, load_handlers, resolve
+from fhooks.lightning import run as lightning
 from fhooks.trainer import checkpoint_links, defaults, loop
 from fhooks.trainer.dispatch import Dispatcher
+from fhooks.trainer.logbook import LogBook
 from fhooks.trainer.outputs import EpochMeans
 
 load_handlers()
@@ -161,8 +163,8 @@ class Trainer:
         self.global_step = 0
         self.should_stop = False
         self.stop_reasons: list[str] = []
-        self.callback_metrics: dict[str, float] = {}
-        self.logged_metrics: dict[str, float] = {}
+        self.callback_metrics: dict[str, Any] = {}  # tensors from self.log, floats from returned values
+        self.logged_metrics: dict[str, Any] = {}
         self.optimizers: list[torch.optim.Optimizer] = []
         self.lr_scheduler_configs: list[Any] = []
         self.module: Any = None
@@ -176,10 +178,9 @@ class Trainer:
         self.log_step: int | None = None
         self.epoch_start_rng: torch.Tensor | None = None
         self.train_means = EpochMeans()
-        self.epoch_logs = EpochMeans()
-        self.step_logs: dict[str, Any] = {}
-        self.unlogged_names: set[str] = set()
-        self.prog_bar_names: set[str] = set()
+        self.book = LogBook(self)
+        self.pbar_metrics: dict[str, Any] = {}
+        self.returned_metrics = True
         self.stage = "fit"
         self.handling_exception = False
         self.extra_state: dict[str, Any] = {}
@@ -187,11 +188,18 @@ class Trainer:
         self.reload_train_dataloader = False
         self.batch_start_rng: torch.Tensor | None = None
         self.scaler: Any = None
+        self.datamodule: Any = None
+        self.step_mode: str | None = None
+        self.batch_hooks = False
+        self.step_optimizers: list[Any] = []
+        self.batch_idx = 0
 
     def _reset_metrics(self) -> None:
         """A new validate/test/predict run starts with no metrics, as in Lightning (counters are kept)."""
         self.callback_metrics = {}
         self.logged_metrics = {}
+        self.pbar_metrics = {}
+        self.book = LogBook(self)
 
     # -- what users read ------------------------------------------------------------------------
     @property
@@ -274,12 +282,13 @@ class Trainer:
     def log_metrics(self, metrics: Mapping[str, Any], step: int | None = None) -> None:
         """Send metrics to ``logged_metrics`` and every logger (what a ``Log`` effect does).
 
-        Tensors become Python numbers. Without a ``step`` the logger's row gets an ``epoch`` column and
-        Lightning's step: while training, the optimizer steps taken before the current batch
-        (so the rows of the 50th batch say 49), else the global step. Each logger saves after.
+        ``logged_metrics`` keeps the values as given; the loggers get Python numbers. Without a
+        ``step`` the logger's row gets an ``epoch`` column and Lightning's step: while training, the
+        optimizer steps taken before the current batch (so the rows of the 50th batch say 49), else
+        the global step. Each logger saves after.
         """
+        self.logged_metrics.update(metrics)
         values = {k: v.item() if isinstance(v, torch.Tensor) else v for k, v in metrics.items()}
-        self.logged_metrics.update(values)
         if not self.loggers or not values:
             return
         if step is None:
@@ -365,49 +374,28 @@ class Trainer:
         return loop.epoch_end_metrics(self, kind) if kind.endswith("epoch_end") and kind != "predict_epoch_end" else given
 
     # -- Lightning-style logging for modules ----------------------------------------------------
-    def module_log(self, name: str, value: Any, prog_bar: bool = False, logger: bool = True,
-                   on_step: bool | None = None, on_epoch: bool | None = None, **_: Any) -> None:
-        """``self.log(name, value)`` inside a module: step values in training, epoch means elsewhere.
+    def module_log(self, name: str, value: Any, *args: Any, **kwargs: Any) -> None:
+        """``self.log(name, value, ...)`` inside a module, with Lightning's arguments and rules."""
+        self.book.log(name, value, *args, **kwargs)
 
-        ``logger=False`` keeps the value out of the loggers (it still reaches ``callback_metrics``);
-        ``prog_bar=True`` lists it in :attr:`progress_bar_metrics`.
-        """
-        in_train = self.training and not self.sanity_checking
-        on_step = in_train if on_step is None else on_step
-        on_epoch = (not in_train) if on_epoch is None else on_epoch
-        if isinstance(value, torch.Tensor):
-            value = value.detach()
-        keys = []
-        if on_step:
-            keys.append(f"{name}_step" if on_epoch else name)
-            self.step_logs[keys[-1]] = value
-        if on_epoch:
-            keys.append(name)
-            self.epoch_logs.add({name: value})
-        if not logger:
-            self.unlogged_names.update(keys)
-        if prog_bar:
-            self.prog_bar_names.update(keys)
+    def module_log_dict(self, dictionary: Mapping[str, Any], *args: Any, **kwargs: Any) -> None:
+        """``self.log_dict(values, ...)`` inside a module."""
+        self.book.log_dict(dictionary, *args, **kwargs)
 
     @property
-    def progress_bar_metrics(self) -> dict[str, float]:
-        """The latest values the module logged with ``prog_bar=True``, as Lightning's attribute."""
-        return {k: self.callback_metrics[k] for k in self.prog_bar_names if k in self.callback_metrics}
-
-    def loggable(self, values: Mapping[str, Any]) -> Mapping[str, Any]:
-        """``values`` without those the module logged with ``logger=False``."""
-        if not self.unlogged_names:
-            return values
-        return {k: v for k, v in values.items() if k not in self.unlogged_names}
-
-    def module_log_dict(self, values: Mapping[str, Any], **kwargs: Any) -> None:
-        """``self.log_dict(values)`` inside a module."""
-        for name, value in values.items():
-            self.module_log(name, value, **kwargs)
+    def progress_bar_metrics(self) -> dict[str, Any]:
+        """The latest values logged with ``prog_bar=True`` (numbers, as Lightning's attribute)."""
+        return self.pbar_metrics
 
     @contextlib.contextmanager
     def _attached(self, module: torch.nn.Module) -> Any:
         """Give the module ``trainer``, ``log`` and ``log_dict`` for the length of a run, unless it has its own."""
+        self.returned_metrics = not lightning.is_lightning_module(module)
+        if not self.returned_metrics:
+            self.module = module
+            with lightning.attached(self, module, self.datamodule):
+                yield
+            return
         added = [name for name, value in (("trainer", self), ("log", self.module_log),
                                           ("log_dict", self.module_log_dict)) if not hasattr(type(module), name)]
         for name in added:
@@ -418,6 +406,24 @@ class Trainer:
         finally:
             for name in added:
                 module.__dict__.pop(name, None)
+
+    @staticmethod
+    def _datamodule(method: str, datamodule: Any, loaders: Any, *more: Any) -> tuple[Any, Any]:
+        """``(datamodule, loaders)``: a data module given in place of the loaders moves to its own argument."""
+        if datamodule is None and lightning.is_datamodule(loaders):
+            datamodule, loaders = loaders, None
+        if datamodule is not None and (loaders is not None or any(m is not None for m in more)):
+            raise MisconfigurationError(f"Trainer.{method}: got both dataloaders and a datamodule; pass one of them")
+        if datamodule is not None and not lightning.is_datamodule(datamodule):
+            raise MisconfigurationError(f"Trainer.{method}: datamodule={type(datamodule).__name__}; accepted: a "
+                                        "LightningDataModule (fhooks' or Lightning's)")
+        return datamodule, loaders
+
+    def _merge_module_callbacks(self, model: Any) -> None:
+        """Add the module's ``configure_callbacks()`` to :attr:`callbacks` as Lightning merges them."""
+        merged = lightning.merge_callbacks(self.callbacks, model)
+        if merged is not self.callbacks:
+            self.callbacks = self._check_callbacks(merged)
 
     def _seed(self) -> None:
         if self.seed is not None:
@@ -431,28 +437,38 @@ class Trainer:
 
     # -- entry points ------------------------------------------------------------------------------
     def fit(self, model: torch.nn.Module, train_dataloaders: Any = None, val_dataloaders: Any = None,
-            ckpt_path: str | os.PathLike[str] | None = None) -> None:
-        """Train ``model``; resume from ``ckpt_path`` when given. Emits events in Lightning's order."""
+            datamodule: Any = None, ckpt_path: str | os.PathLike[str] | None = None) -> None:
+        """Train ``model``; resume from ``ckpt_path`` when given. Emits events in Lightning's order.
+
+        Data comes from ``train_dataloaders``/``val_dataloaders``, a ``datamodule`` (also accepted in
+        place of ``train_dataloaders``, as Lightning), or the module's ``*_dataloader`` methods.
+        """
         self._reset()
         self._seed()
         self.ckpt_path = ckpt_path
+        self.datamodule, train_dataloaders = self._datamodule("fit", datamodule, train_dataloaders, val_dataloaders)
+        self._merge_module_callbacks(model)
         with self._attached(model), checkpoint_files.guarded(self):
             self.dispatcher = Dispatcher(self, self.hook, model)
             loop.fit(self, model, train_dataloaders, val_dataloaders, ckpt_path)
 
-    def validate(self, model: torch.nn.Module, dataloaders: Any = None,
-                 ckpt_path: str | os.PathLike[str] | None = None) -> list[dict[str, float]]:
+    def validate(self, model: torch.nn.Module, dataloaders: Any = None, ckpt_path: str | os.PathLike[str] | None = None,
+                 verbose: bool = True, datamodule: Any = None) -> list[dict[str, float]]:
         """Run one validation epoch; returns ``[metrics]`` as Lightning does."""
+        self.datamodule, dataloaders = self._datamodule("validate", datamodule, dataloaders)
         return self._evaluate("validate", model, dataloaders, ckpt_path)
 
-    def test(self, model: torch.nn.Module, dataloaders: Any = None,
-             ckpt_path: str | os.PathLike[str] | None = None) -> list[dict[str, float]]:
+    def test(self, model: torch.nn.Module, dataloaders: Any = None, ckpt_path: str | os.PathLike[str] | None = None,
+             verbose: bool = True, datamodule: Any = None) -> list[dict[str, float]]:
         """Run one test epoch; returns ``[metrics]`` as Lightning does."""
+        self.datamodule, dataloaders = self._datamodule("test", datamodule, dataloaders)
         return self._evaluate("test", model, dataloaders, ckpt_path)
 
-    def predict(self, model: torch.nn.Module, dataloaders: Any = None,
+    def predict(self, model: torch.nn.Module, dataloaders: Any = None, datamodule: Any = None,
+                return_predictions: bool | None = None,
                 ckpt_path: str | os.PathLike[str] | None = None) -> list[Any]:
         """Run ``predict_step`` over every batch; returns the predictions in order."""
+        self.datamodule, dataloaders = self._datamodule("predict", datamodule, dataloaders)
         self._reset_metrics()
         with self._attached(model):
             self.dispatcher = Dispatcher(self, self.hook, model)

@@ -30,6 +30,7 @@ from fhooks.errors import FhooksError, MisconfigurationError
 from fhooks.trainer.checkpoint import rng_states, set_rng_states
 from fhooks.trainer.config import limited
 from fhooks.trainer.loop import _autocast, _length, _lookahead
+from fhooks.trainer.logbook import LogBook
 from fhooks.trainer.outputs import EpochMeans, split_output, to_device
 
 #: Trainer attributes a trial may change, restored by value (missing ones are skipped).
@@ -37,7 +38,7 @@ _LOOP_FIELDS = ("global_step", "current_epoch", "batches_done", "epoch_finished"
                 "sanity_checking", "accumulate_grad_batches", "epoch_start_rng", "batch_start_rng",
                 "train_loader", "num_training_batches", "reload_train_dataloader")
 #: Trainer attributes a trial replaces with fresh objects, put back afterwards.
-_FRESH = {"step_logs": dict, "epoch_logs": EpochMeans, "train_means": EpochMeans}
+_FRESH = {"train_means": lambda trainer: EpochMeans(), "pbar_metrics": lambda trainer: {}, "book": LogBook}
 #: Trainer containers restored in place, so references held elsewhere stay valid.
 _IN_PLACE = ("callback_metrics", "logged_metrics", "extra_state")
 _NO_DISPATCHER = object()
@@ -151,7 +152,7 @@ def fresh_holders(trainer: Any, snap: Snapshot) -> None:
     """Give the trainer empty holders for what a trial logs (after a :func:`restore` put the real ones back)."""
     for k, make in _FRESH.items():
         if k in snap.fresh:
-            setattr(trainer, k, make())
+            setattr(trainer, k, make(trainer))
 
 
 @contextlib.contextmanager
@@ -216,8 +217,13 @@ def train_steps(trainer: Any, loader: Any = None, *, limit: int | float | None =
             if on_accelerator:
                 batch = to_device(batch, trainer.device)
             with torch.enable_grad():
+                book = getattr(trainer, "book", None)  # the trial's own: what training_step logs here is dropped
+                if book is not None:
+                    book.active, book.fx = book.train, "training_step"
                 with _autocast(trainer):
                     loss, _ = split_output(module.training_step(batch, batch_idx), where)
+                if book is not None:
+                    book.fx = None
                 if loss is None:
                     if stepping:
                         yield None
