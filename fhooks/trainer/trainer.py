@@ -38,7 +38,7 @@ from fhooks.core.hook import HookLike, check_hook
 from fhooks.errors import InvalidArgument, MisconfigurationError
 from fhooks.trainer import checkpoint as ckpt
 from fhooks.trainer import config as cfg
-from fhooks.trainer import defaults, loop
+from fhooks.trainer import defaults, loop, moments
 from fhooks.trainer import (  # noqa: F401 - these modules register effect handlers
     batch_size_finder,
     checkpoint_links,
@@ -55,6 +55,7 @@ import fhooks.display  # noqa: F401,E402 - registers the Render handlers
 from fhooks.trainer.dispatch import Dispatcher
 from fhooks.trainer.interpret import Decision, resolve
 from fhooks.trainer.outputs import EpochMeans
+from fhooks.trainer.position import Boundary, Position
 
 
 class Trainer:
@@ -100,6 +101,7 @@ class Trainer:
         devices: int | str = "auto",
         seed: int | None = None,
         fast_dev_run: bool = False,
+        resume_strict: bool = False,
     ) -> None:
         self.callbacks = self._check_callbacks(callbacks)
         self.max_epochs = cfg.check_positive(max_epochs, "max_epochs", allow_none=True, minimum=-1)
@@ -118,7 +120,7 @@ class Trainer:
                                                           allow_none=True)
         self.num_sanity_val_steps = cfg.check_positive(num_sanity_val_steps, "num_sanity_val_steps", minimum=-1)
         self.accumulate_grad_batches = cfg.check_positive(accumulate_grad_batches, "accumulate_grad_batches")
-        self.gradient_clip_val = gradient_clip_val
+        self.gradient_clip_val = cfg.check_clip(gradient_clip_val)
         if gradient_clip_algorithm not in ("norm", "value"):
             raise InvalidArgument(f"Trainer: gradient_clip_algorithm={gradient_clip_algorithm!r}; accepted: 'norm', 'value'")
         self.gradient_clip_algorithm = gradient_clip_algorithm
@@ -132,10 +134,11 @@ class Trainer:
         self.device = self._device(accelerator)
         if self.precision == "16-mixed" and self.device.type != "cuda":
             raise InvalidArgument("Trainer: precision='16-mixed' needs a CUDA device; use precision='bf16-mixed' on CPU")
-        self.seed = seed
+        self.seed = cfg.check_seed(seed)
         self.fast_dev_run = bool(fast_dev_run)
         if fast_dev_run:
             self._fast_dev_run(cfg.check_positive(int(fast_dev_run), "fast_dev_run"))
+        self.resume_strict = cfg.check_bool(resume_strict, "resume_strict")
         self.global_rank = 0
         self.world_size = 1
         self._reset()
@@ -180,8 +183,9 @@ class Trainer:
         self.dispatcher: Dispatcher | None = None
         self.written_checkpoints: list[Path] = []
         self.batches_done = 0
-        self.epoch_finished = False
-        self.epoch_schedulers_stepped = False
+        self.position = Position()
+        self.boundary: Boundary | None = None
+        self.mid_moment = False
         self.log_step: int | None = None
         self.epoch_start_rng: torch.Tensor | None = None
         self.train_means = EpochMeans()
@@ -194,7 +198,6 @@ class Trainer:
         self.extra_state: dict[str, Any] = {}
         self.ckpt_path: str | os.PathLike[str] | None = None
         self.reload_train_dataloader = False
-        self.batch_start_rng: torch.Tensor | None = None
         self.scaler: Any = None
 
     def _reset_metrics(self) -> None:
@@ -315,7 +318,8 @@ class Trainer:
         """Write a checkpoint atomically; relative paths go to :attr:`checkpoint_dir`."""
         target = resolve(os.fspath(path), self.checkpoint_dir)
         checkpoint = loop.build_checkpoint(self, weights_only)
-        ckpt.write_atomic(checkpoint, target)
+        with moments.interrupts_surface():
+            ckpt.write_atomic(checkpoint, target)
         self.written_checkpoints.append(target)
         return target
 
@@ -402,7 +406,7 @@ class Trainer:
         self._reset()
         self._seed()
         self.ckpt_path = ckpt_path
-        with self._attached(model):
+        with self._attached(model), moments.sigterm_raises():
             self.dispatcher = Dispatcher(self, self.hook, model)
             loop.fit(self, model, train_dataloaders, val_dataloaders, ckpt_path)
 
