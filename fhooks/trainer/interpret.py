@@ -98,7 +98,7 @@ def _save(effect: SaveCheckpoint, ctx: Context) -> None:
 
 @handles(RemoveCheckpoint)
 def _remove(effect: RemoveCheckpoint, ctx: Context) -> None:
-    ctx.trainer.remove_checkpoint(effect.path)
+    ctx.trainer.remove_checkpoint(effect.path, even_if_resumed=effect.even_if_resumed)
 
 
 @handles(Raise)

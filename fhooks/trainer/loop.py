@@ -340,8 +340,9 @@ def _train_batch(trainer: Any, module: Any, batch: Any, batch_idx: int, last: bo
         values = {**values, **trainer.step_logs}
         _log_step(trainer)
     trainer.batches_done = batch_idx + 1
-    moments.boundary(trainer, batches_done=batch_idx + 1, step_done=True, batch_end=moments.batch_end_payload(
-        values, outputs, trainer.log_step) if "exception" in heard else None)
+    moments.boundary(trainer, batches_done=batch_idx + 1, step_done=True, batch_end_done=False, validation_done=False,
+                     batch_end=moments.batch_end_payload(values, outputs, trainer.log_step) if "exception" in heard
+                     else None)
     moments.advance(trainer, batch_end_done=True)
     if "train_batch_end" in heard:
         d.emit("train_batch_end", metrics=LazyMetrics(values, trainer.callback_metrics), data=BatchData(batch, outputs),

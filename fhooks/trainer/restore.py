@@ -299,8 +299,11 @@ def loops(trainer: Any, module: Any, plan: Plan) -> None:
         _undo(trainer, module, plan)
         raise
     plan.undo = None
+    stepped = checkpoint["loops"]["global_step"] > 0
     for opt, state in zip(trainer.optimizers, checkpoint["optimizer_states"]):
         opt.load_state_dict(state)
+        if stepped:  # it stepped before the checkpoint: a scheduler step due now follows an optimizer step
+            opt._opt_called = True  # what torch's scheduler checks before warning about the order
     for config, state in zip(trainer.lr_scheduler_configs, checkpoint["lr_schedulers"]):
         config.scheduler.load_state_dict(state)
     if trainer.scaler is not None and "scaler" in checkpoint:

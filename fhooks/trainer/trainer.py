@@ -323,10 +323,12 @@ class Trainer:
         self.written_checkpoints.append(target)
         return target
 
-    def remove_checkpoint(self, path: str | os.PathLike[str]) -> None:
-        """Delete a checkpoint file (what ``RemoveCheckpoint`` does), never the one this run resumed from."""
+    def remove_checkpoint(self, path: str | os.PathLike[str], even_if_resumed: bool = False) -> None:
+        """Delete a checkpoint file (what ``RemoveCheckpoint`` does), not the one this run resumed from
+        unless ``even_if_resumed``."""
         target = resolve(os.fspath(path), self.checkpoint_dir)
-        if self.ckpt_path is not None and target.resolve() == Path(self.ckpt_path).resolve():
+        resumed = self.ckpt_path is not None and target.resolve() == Path(self.ckpt_path).resolve()
+        if resumed and not even_if_resumed:
             return
         target.unlink(missing_ok=True)
 
