@@ -427,13 +427,20 @@ class Trainer:
         """Run ``predict_step`` over every batch; returns the predictions in order."""
         self._reset_metrics()
         with self._attached(model):
-            self.dispatcher = Dispatcher(self, self.hook, model)
+            self._continue_hooks(model)
             return loop.predict(self, model, dataloaders, ckpt_path)
+
+    def _continue_hooks(self, model: torch.nn.Module) -> None:
+        """A new dispatcher whose hooks keep the state the previous run left (Lightning keeps its callbacks)."""
+        previous = self.dispatcher
+        self.dispatcher = Dispatcher(self, self.hook, model)
+        if previous is not None and previous.hook == self.dispatcher.hook:
+            self.dispatcher.state = previous.state
 
     def _evaluate(self, stage: str, model: torch.nn.Module, dataloaders: Any, ckpt_path: Any) -> list[dict[str, float]]:
         if stage == "test" and not callable(getattr(model, "test_step", None)):
             raise MisconfigurationError(f"Trainer.test: {type(model).__name__} has no test_step method")
         self._reset_metrics()
         with self._attached(model):
-            self.dispatcher = Dispatcher(self, self.hook, model)
+            self._continue_hooks(model)
             return loop.evaluate(self, stage, model, dataloaders, ckpt_path)
