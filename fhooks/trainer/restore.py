@@ -20,7 +20,7 @@ import torch
 
 from fhooks.core import identity as ident
 from fhooks.core.combinators import Sequence
-from fhooks.core.hook import HookLike, shape
+from fhooks.core.hook import HookLike, instances, shape
 from fhooks.core.serialize import from_data, to_data
 from fhooks.errors import CheckpointMismatch, CorruptCheckpoint, InvalidArgument
 from fhooks.trainer import checkpoint as ckpt
@@ -47,6 +47,7 @@ class Plan:
     batch_end: dict[str, Any] | None
     hook_state: Any
     notes: list[str]
+    callback_states: list[tuple[int, Any]] = attrs.Factory(list)
     undo: Any = None
 
 
@@ -75,9 +76,9 @@ def _fits(state: Any, init: Any, depth: int = 0) -> bool:
         return isinstance(state, (int, float))
     if isinstance(init, str):
         return isinstance(state, str)
-    if isinstance(init, tuple):
-        return isinstance(state, tuple) and len(state) == len(init) and all(
-            _fits(s, i, depth + 1) for s, i in zip(state, init))
+    if isinstance(init, tuple):  # an empty one is a collection that grows; others are records
+        return isinstance(state, tuple) and (not init or len(state) == len(init) and all(
+            _fits(s, i, depth + 1) for s, i in zip(state, init)))
     if isinstance(init, Mapping):
         return isinstance(state, Mapping)
     if attrs.has(type(init)):
@@ -224,33 +225,63 @@ def prepare(trainer: Any, module: Any, path: Any) -> Plan:
     if position.step_done and not position.batch_end_done and not isinstance(batch_end, dict):
         raise CorruptCheckpoint(f"{where}: taken before a batch's train_batch_end but without its values. "
                                 "Nothing was loaded.")
-    return Plan(str(path), checkpoint, position, rng, epoch_start, batch_end, state, notes)
+    callback_states, unmatched = _callback_states(trainer.callbacks, checkpoint.get("callbacks", {}), where)
+    if unmatched:
+        notes.append(f"no current callback has the state_key of the saved state of {', '.join(unmatched)}")
+    if unmatched and strict:
+        raise CheckpointMismatch(f"{where}: {notes[-1]}. Nothing was loaded")
+    return Plan(str(path), checkpoint, position, rng, epoch_start, batch_end, state, notes, callback_states)
+
+
+def _callback_states(callbacks: list[Any], saved: Any, where: str) -> tuple[list[tuple[int, Any]], list[str]]:
+    """Saved ``Callback`` states (keyed ``"<index>:<state_key>"``) matched to the current callbacks by state_key,
+    in order; and the saved keys nothing matched."""
+    from fhooks.callbacks.base import Callback
+
+    if not isinstance(saved, Mapping):
+        raise CorruptCheckpoint(f"{where}: entry 'callbacks' is a {type(saved).__name__}, not a dict. Nothing was loaded.")
+    entries = []
+    for name, state in saved.items():
+        index, _, key = str(name).partition(":")
+        if not index.isdigit() or not key:
+            raise CorruptCheckpoint(f"{where}: callback state {name!r} is not keyed '<index>:<state_key>'.")
+        entries.append((int(index), key, state))
+    entries.sort(key=lambda e: e[0])
+    taken = ident.match([key for _, key, _ in entries],
+                        [cb.state_key if isinstance(cb, Callback) else "" for cb in callbacks])
+    found = [(i, entries[t][2]) for i, t in enumerate(taken) if t is not None]
+    used = {t for t in taken if t is not None}
+    return found, [key for n, (_, key, state) in enumerate(entries) if n not in used and state]
 
 
 # -- applying ----------------------------------------------------------------------------------------
 def model_and_hooks(trainer: Any, module: Any, plan: Plan) -> None:
     """Load the weights, the hook states and the callbacks' own state; emit ``load_checkpoint``."""
-    from fhooks.callbacks.base import Callback
-
     checkpoint = plan.checkpoint
     d = trainer.dispatcher
-    plan.undo = ({k: v.detach().clone() for k, v in module.state_dict().items()}, d.state, dict(trainer.extra_state))
+    from fhooks.callbacks.base import HookCallback
+
+    shown = [(cb, cb._state) for cb in instances(trainer.callbacks, HookCallback)]  # what their attributes show
+    callbacks = [(trainer.callbacks[index], trainer.callbacks[index].state_dict()) for index, _ in plan.callback_states]
+    plan.undo = ({k: v.detach().clone() for k, v in module.state_dict().items()}, d.state, dict(trainer.extra_state),
+                 shown, callbacks)
     module.load_state_dict(checkpoint["state_dict"])
     trainer.extra_state.update(checkpoint.get("extra_state", {}))
     d.state = plan.hook_state
-    states = checkpoint.get("callbacks", {})
-    for i, cb in enumerate(trainer.callbacks):
-        key = f"{i}:{cb.state_key}" if isinstance(cb, Callback) else None
-        if key in states:
-            cb.load_state_dict(states[key])
+    for index, state in plan.callback_states:  # before fit_start, where a finetuning callback rebuilds its groups
+        trainer.callbacks[index].load_state_dict(state)
     if plan.notes:
         warnings.warn(f"resuming from {plan.path}: {'; '.join(plan.notes)}", HookStateWarning, stacklevel=2)
     d.emit("load_checkpoint", data=checkpoint)
 
 
 def _undo(trainer: Any, module: Any, plan: Plan) -> None:
-    weights, state, extra = plan.undo
+    weights, state, extra, shown, callbacks = plan.undo
     module.load_state_dict(weights)
+    for cb, cb_state in callbacks:
+        cb.load_state_dict(cb_state)
+    for cb, cb_state in shown:
+        cb._state = cb_state
     trainer.dispatcher.state = state
     trainer.extra_state.clear()
     trainer.extra_state.update(extra)
