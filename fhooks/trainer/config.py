@@ -100,6 +100,21 @@ def check_seed(value: Any) -> int | None:
     return value
 
 
+#: How deeply hook expressions may nest (deeper ones exhaust Python's stack when saved or described).
+MAX_NESTING = 100
+
+
+def check_nesting(hook: Any, where: str) -> None:
+    """Refuse an expression nested deeper than :data:`MAX_NESTING` combinators (checked without recursion)."""
+    stack = [(hook, 1)]
+    while stack:
+        current, depth = stack.pop()
+        if depth > MAX_NESTING:
+            raise InvalidArgument(f"Trainer: {where} nests hooks more than {MAX_NESTING} deep (when/every_n/... "
+                                  f"inside each other); flatten it, e.g. one when() with a combined predicate")
+        stack.extend((child, depth + 1) for child in getattr(current, "children", ()))
+
+
 def check_bool(value: Any, name: str) -> bool:
     """A bool argument."""
     if not isinstance(value, bool):

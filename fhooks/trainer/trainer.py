@@ -156,7 +156,10 @@ class Trainer:
         if callbacks is None:
             return []
         items = [callbacks] if hasattr(callbacks, "step") else list(callbacks)
-        return [check_hook(c, f"Trainer: callbacks[{i}]") for i, c in enumerate(items)]
+        checked = [check_hook(c, f"Trainer: callbacks[{i}]") for i, c in enumerate(items)]
+        for i, hook in enumerate(checked):
+            cfg.check_nesting(hook, f"callbacks[{i}]")
+        return checked
 
     @staticmethod
     def _device(accelerator: str) -> torch.device:
