@@ -71,6 +71,7 @@ def _autocast(trainer: Any) -> Any:
 def fit(trainer: Any, module: Any, train_loaders: Any, val_loaders: Any, ckpt_path: Any) -> None:
     """Run a whole fit; on any exception the ``exception`` event fires, then the exception propagates."""
     d = trainer.dispatcher
+    moments.boundary(trainer, keep_rng=True)  # an exception before training resumes from the very start
     try:
         module.to(trainer.device)
         train = _loaders(module, train_loaders, "train_dataloader")
@@ -93,6 +94,7 @@ def fit(trainer: Any, module: Any, train_loaders: Any, val_loaders: Any, ckpt_pa
         trainer.num_val_batches = _eval_total(trainer.val_loaders, trainer.limits["validate"]) or 0
         counts = {"num_sanity_val_batches": _sanity_total(trainer), "existing_checkpoints": _existing_files(trainer)}
         plan = restore.prepare(trainer, module, ckpt_path) if ckpt_path is not None else None
+        trainer.resuming = plan  # until training starts, an exception checkpoint is the one resumed from
         d.emit("setup", data=trainer.run_info(total, trainer.num_val_batches, **counts))
         if plan is not None:
             restore.model_and_hooks(trainer, module, plan)
@@ -106,6 +108,7 @@ def fit(trainer: Any, module: Any, train_loaders: Any, val_loaders: Any, ckpt_pa
         _sanity_check(trainer, module)
         if plan is not None:
             ckpt.set_rng_states(plan.rng)
+        trainer.resuming = None
         trainer.training = True
         module.train()
         d.emit("train_start")
@@ -556,6 +559,8 @@ def build_checkpoint(trainer: Any, weights_only: bool) -> dict[str, Any]:
     if weights_only:
         return checkpoint
     d = trainer.dispatcher
+    if trainer.handling_exception and trainer.resuming is not None:
+        return dict(trainer.resuming.checkpoint)
     where = moments.checkpoint_entries(trainer)
     should_stop, stop_reasons = where.pop("stop", (trainer.should_stop, tuple(trainer.stop_reasons)))
     hook_state = where.pop("hook_state", d.state)

@@ -171,9 +171,6 @@ def _check_structure(checkpoint: dict[str, Any], where: str) -> None:
     if not all(isinstance(v, torch.Tensor) for v in state_dict.values()):
         raise CorruptCheckpoint(f"{where}: 'state_dict' holds values that are not tensors. Nothing was loaded.")
     optimizers = _need(checkpoint, "optimizer_states", list, where)
-    if not optimizers:
-        raise CorruptCheckpoint(f"{where}: 'optimizer_states' is empty, so the optimizer would start fresh and the "
-                                "resume would not be exact. Nothing was loaded; resume from another checkpoint")
     for i, state in enumerate(optimizers):
         if not (isinstance(state, dict) and isinstance(state.get("state"), dict)
                 and isinstance(state.get("param_groups"), list)):
@@ -213,6 +210,9 @@ def prepare(trainer: Any, module: Any, path: Any) -> Plan:
             position = Position.from_loops(checkpoint["loops"], trainer.num_training_batches)
         except (KeyError, TypeError) as exc:
             raise CorruptCheckpoint(f"{where}: no 'position' entry and no loop counters. Nothing was loaded.") from exc
+    if not checkpoint["optimizer_states"] and (position.epoch_started or checkpoint["loops"]["global_step"]):
+        raise CorruptCheckpoint(f"{where}: 'optimizer_states' is empty, so the optimizer would start fresh and the "
+                                "resume would not be exact. Nothing was loaded; resume from another checkpoint")
     d = trainer.dispatcher
     strict = bool(getattr(trainer, "resume_strict", False))
     state, notes = matched_hook_state(d.hook, checkpoint.get("hooks"), strict, where)
@@ -290,6 +290,8 @@ def _undo(trainer: Any, module: Any, plan: Plan) -> None:
 def _check_optimizers(trainer: Any, plan: Plan) -> None:
     where = f"checkpoint {plan.path!r}"
     saved = plan.checkpoint["optimizer_states"]
+    if not saved:  # written before training began (checked in prepare): the optimizer starts fresh, as it did
+        return
     if len(saved) != len(trainer.optimizers):
         raise CheckpointMismatch(f"{where} holds {len(saved)} optimizer states, configure_optimizers returned "
                                  f"{len(trainer.optimizers)} optimizers. Nothing was loaded")

@@ -189,6 +189,7 @@ class Trainer:
         self.position = Position()
         self.boundary: Boundary | None = None
         self.mid_moment = False
+        self.resuming: Any = None
         self.log_step: int | None = None
         self.epoch_start_rng: torch.Tensor | None = None
         self.train_means = EpochMeans()
