@@ -59,11 +59,22 @@ def _parts(hook: HookLike, state: Any) -> list[tuple[HookLike, Any]]:
     return [(hook, state)]
 
 
-def hook_state_entry(trainer: Any, state: Any) -> dict[str, Any]:
-    """The checkpoint entry for the hooks: per top-level hook, its identity, kind and state as plain data."""
-    hook = trainer.dispatcher.hook
+def hook_entry(hook: HookLike, state: Any) -> dict[str, Any]:
+    """The checkpoint entry for an expression: per top-level hook, its identity, kind and state as plain data.
+
+    >>> from fhooks.core import stateful, sequence
+    >>> seen = stateful(0, lambda n, e: (n + 1, None), kinds="fit_end", name="seen")
+    >>> entry = hook_entry(sequence(seen, seen), (3, 4))
+    >>> [part["state"] for part in entry["parts"]], entry["parts"][0]["kind"]
+    ([3, 4], 'seen')
+    """
     return {"shape": shape(hook), "parts": [{"identity": ident.identity(h), "kind": ident.kind_of(h),
                                              "state": to_data(s)} for h, s in _parts(hook, state)]}
+
+
+def hook_state_entry(trainer: Any, state: Any) -> dict[str, Any]:
+    """:func:`hook_entry` of the trainer's expression."""
+    return hook_entry(trainer.dispatcher.hook, state)
 
 
 def _fits(state: Any, init: Any, depth: int = 0) -> bool:
