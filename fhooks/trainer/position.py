@@ -23,12 +23,12 @@ import attrs
 from fhooks.errors import CorruptCheckpoint
 
 
-def _count(_: Any, attribute: attrs.Attribute, value: Any) -> None:
+def _count(_: Any, attribute: Any, value: Any) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise CorruptCheckpoint(f"checkpoint position: {attribute.name}={value!r} is not a count (an int >= 0)")
 
 
-def _flag(_: Any, attribute: attrs.Attribute, value: Any) -> None:
+def _flag(_: Any, attribute: Any, value: Any) -> None:
     if not isinstance(value, bool):
         raise CorruptCheckpoint(f"checkpoint position: {attribute.name}={value!r} is not a bool")
 
@@ -43,15 +43,15 @@ class Position:
     heard; ``schedulers_stepped``: the epoch-interval schedulers stepped.
     """
 
-    stage: str = attrs.field(default="train", validator=attrs.validators.in_(("train",)))
-    epoch: int = attrs.field(default=0, validator=_count)
-    batches_done: int = attrs.field(default=0, validator=_count)
-    epoch_started: bool = attrs.field(default=False, validator=_flag)
-    step_done: bool = attrs.field(default=False, validator=_flag)
-    batch_end_done: bool = attrs.field(default=False, validator=_flag)
-    validation_done: bool = attrs.field(default=False, validator=_flag)
-    epoch_end_done: bool = attrs.field(default=False, validator=_flag)
-    schedulers_stepped: bool = attrs.field(default=False, validator=_flag)
+    stage: str = "train"
+    epoch: int = 0
+    batches_done: int = 0
+    epoch_started: bool = False
+    step_done: bool = False
+    batch_end_done: bool = False
+    validation_done: bool = False
+    epoch_end_done: bool = False
+    schedulers_stepped: bool = False
 
     @property
     def batch_finished(self) -> bool:
@@ -70,10 +70,11 @@ class Position:
         names = {a.name for a in attrs.fields(cls)}
         if set(data) != names:
             raise CorruptCheckpoint(f"checkpoint position has fields {sorted(data)}; expected {sorted(names)}")
-        try:
-            return cls(**data)
-        except ValueError as exc:
-            raise CorruptCheckpoint(f"checkpoint position: {exc}") from exc
+        if data["stage"] != "train":
+            raise CorruptCheckpoint(f"checkpoint position: stage={data['stage']!r}; fhooks records 'train'")
+        for a in attrs.fields(cls)[1:]:
+            (_count if a.type in (int, "int") else _flag)(None, a, data[a.name])
+        return cls(**data)
 
     @classmethod
     def from_loops(cls, loops: dict[str, Any], total: int | None) -> Position:
