@@ -159,3 +159,24 @@ class TestSchedulersAcrossResume:
         module, trainer = self.fit(tmp_path, 3, ckpt_path=tmp_path / "epoch_end.ckpt")
         assert trainer.optimizers[0].param_groups[0]["lr"] == ref_trainer.optimizers[0].param_groups[0]["lr"] == 0.01 / 8
         assert_same_weights(module, reference)
+
+
+class TestFormatOne:
+    def test_a_checkpoint_from_before_positions_resumes_exactly(self, tmp_path, reference):
+        from fhooks.core.serialize import to_data
+        from fhooks.trainer.checkpoint import write_atomic
+
+        with pytest.raises(Crash):
+            run(tmp_path, crash_at=13)
+        saved = torch.load(tmp_path / "last.ckpt", weights_only=True)  # step 12, batch 3 of epoch 1
+        position = saved.pop("position")
+        saved["loops"].update(batches_done=position["batches_done"], epoch_finished=False,
+                              epoch_schedulers_stepped=False)
+        parts = saved["hooks"]["parts"]
+        from fhooks.core.serialize import from_data
+        saved["hooks"] = {"shape": saved["hooks"]["shape"],
+                          "state": to_data(tuple(from_data(p["state"]) for p in parts))}
+        write_atomic(saved, tmp_path / "format1.ckpt")
+        module, trainer = run(tmp_path, ckpt_path=tmp_path / "format1.ckpt")
+        assert_same_weights(module, reference[0])
+        assert trainer.dispatcher.state[2] == 24

@@ -104,6 +104,12 @@ def matched_hook_state(hook: HookLike, entry: Any, strict: bool, where: str) -> 
     Raises CorruptCheckpoint for an entry that is not one, CheckpointMismatch in ``strict`` mode when a
     saved hook is not matched exactly.
     """
+    if isinstance(entry, Mapping) and "parts" not in entry and "state" in entry:  # format 1: the whole expression
+        if entry.get("shape") != shape(hook):
+            raise CheckpointMismatch(f"{where} was written by an older fhooks for the expression {entry.get('shape')}, "
+                                     f"but the current one is {shape(hook)}; its hook states can only be restored into "
+                                     "the same callbacks in the same order")
+        return from_data(entry["state"]), []
     if not isinstance(entry, Mapping) or not isinstance(entry.get("parts"), list):
         raise CorruptCheckpoint(f"{where}: its 'hooks' entry is missing or not a list of hook states; "
                                 "it was not written by this version of fhooks. Nothing was loaded.")
