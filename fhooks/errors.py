@@ -43,3 +43,13 @@ class CorruptCheckpoint(FhooksError, ValueError):
 
 class MisconfigurationError(FhooksError, ValueError):
     """Trainer arguments or a module that do not fit together."""
+
+
+class HookStateWarning(UserWarning):
+    """A resume did not restore some saved hook states (no hook matches them, or a hook's configuration changed).
+
+    >>> import warnings
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore", HookStateWarning)  # resuming with other callbacks on purpose
+    ...     warnings.warn("not restored: ModelCheckpoint", HookStateWarning)
+    """

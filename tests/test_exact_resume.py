@@ -35,6 +35,11 @@ class Model(Regressor):
         super().__init__()
         self.fail, self.at_step, self.error = fail, at_step, error
 
+    def configure_optimizers(self):
+        optimizer = FailingSGD(self.parameters(), lr=self.lr, momentum=0.9)
+        optimizer.model = self
+        return {"optimizer": optimizer, "lr_scheduler": torch.optim.lr_scheduler.StepLR(optimizer, 1, gamma=0.7)}
+
     def _maybe_fail(self, where: str) -> None:
         if self.fail == where and self.trainer.global_step == self.at_step:
             self.fail = None
@@ -44,15 +49,23 @@ class Model(Regressor):
 
     def training_step(self, batch, batch_idx):
         self._maybe_fail("training_step")
-        return super().training_step(batch, batch_idx)
+        loss = super().training_step(batch, batch_idx)
+        if self.fail == "backward":
+            loss.register_hook(lambda grad: self._maybe_fail("backward"))
+        return loss
 
     def validation_step(self, batch, batch_idx):
         self._maybe_fail("validation_step")
         return super().validation_step(batch, batch_idx)
 
-    def configure_optimizers(self):
-        optimizer = super().configure_optimizers()
-        return {"optimizer": optimizer, "lr_scheduler": torch.optim.lr_scheduler.StepLR(optimizer, 1, gamma=0.7)}
+
+
+class FailingSGD(torch.optim.SGD):
+    """SGD whose step can fail once, before it changes anything (``Model(fail="optimizer.step")``)."""
+
+    def step(self, closure=None):
+        self.model._maybe_fail("optimizer.step")
+        return super().step(closure)
 
 
 class Trip:
@@ -187,6 +200,8 @@ PLACES = [
     ("training_step", {"fail": "training_step", "at_step": 5}, None),
     ("first batch of an epoch", {"fail": "training_step", "at_step": BATCHES}, None),
     ("validation_step", {"fail": "validation_step", "at_step": BATCHES}, None),
+    ("backward", {"fail": "backward", "at_step": 6}, None),
+    ("optimizer.step", {"fail": "optimizer.step", "at_step": 6}, None),
     ("after_backward hook", {}, ("after_backward", 6)),
     ("before_optimizer_step hook", {}, ("before_optimizer_step", 6)),
     ("train_batch_end hook, after the step", {}, ("train_batch_end", 6)),

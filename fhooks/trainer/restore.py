@@ -22,17 +22,13 @@ from fhooks.core import identity as ident
 from fhooks.core.combinators import Sequence
 from fhooks.core.hook import HookLike, instances, shape
 from fhooks.core.serialize import from_data, to_data
-from fhooks.errors import CheckpointMismatch, CorruptCheckpoint, InvalidArgument
+from fhooks.errors import CheckpointMismatch, CorruptCheckpoint, HookStateWarning, InvalidArgument
 from fhooks.trainer import checkpoint as ckpt
 from fhooks.trainer.outputs import EpochMeans
 from fhooks.trainer.position import Position
 
 _LOOP_KEYS = {"epoch": int, "global_step": int, "accumulate_grad_batches": int, "train_means": dict,
               "epoch_logs": dict, "should_stop": bool, "stop_reasons": list}
-
-
-class HookStateWarning(UserWarning):
-    """Some saved hook states were not restored (no matching hook, or its configuration changed)."""
 
 
 @attrs.define
