@@ -70,8 +70,8 @@ class TestResume:
     def test_early_stopping_on_another_metric_never_gets_the_old_state(self):
         from fhooks.trainer.restore import matched_hook_state
 
-        saved = {"parts": [{"identity": identity(early_stopping("val_loss")), "kind": kind_of(early_stopping("val_loss")),
-                            "state": None}]}
+        old = early_stopping("val_loss")
+        saved = {"parts": [{"identity": identity(old), "kind": kind_of(old), "state": None}]}
         current = early_stopping("val_acc", mode="max")
         state, notes = matched_hook_state(current, saved, strict=False, where="checkpoint 'x'")
         assert state == current.init and "its configuration changed" in notes[0]

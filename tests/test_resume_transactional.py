@@ -102,7 +102,10 @@ class TestStructure:
               r"holds the model's weights only .* no optimizer, loop or hook state to resume from")
 
     def test_a_lightning_checkpoint(self, saved):
-        lightning = altered(saved, lambda c: (c.pop("fhooks_version"), c.update({"pytorch-lightning_version": "2.5.6"})))
+        def as_lightning(c):
+            c.pop("fhooks_version")
+            c["pytorch-lightning_version"] = "2.5.6"
+        lightning = altered(saved, as_lightning)
         fails(lightning, CheckpointMismatch, r"written by Lightning 2\.5\.6; fhooks resumes only its own checkpoints")
 
 

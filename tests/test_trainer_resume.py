@@ -87,7 +87,10 @@ class TestExactResume:
         # the default bar and summary are part of the expression, and of what a resume must match
         assert saved["hooks"]["shape"] == ("sequence(every_n(on), on, batches_seen, TQDMProgressBar(progress_bar), "
                                            "ModelSummary(model_summary))")
-        assert saved["hooks"]["parts"][2] == {"identity": "batches_seen(init=0, fn=tests.test_trainer_resume.batches_seen.<locals>.<lambda>, kinds={'train_batch_end'}, name='batches_seen')", "kind": "batches_seen", "state": 3}
+        assert saved["hooks"]["parts"][2] == {
+            "identity": "batches_seen(init=0, fn=tests.test_trainer_resume.batches_seen.<locals>.<lambda>, "
+                        "kinds={'train_batch_end'}, name='batches_seen')",
+            "kind": "batches_seen", "state": 3}
         assert set(saved["rng"]) >= {"torch", "python", "numpy", "epoch_start_torch"}
         assert saved["optimizer_states"][0]["state"]  # momentum buffers
 

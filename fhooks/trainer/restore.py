@@ -252,7 +252,8 @@ def _callback_states(callbacks: list[Any], saved: Any, where: str) -> tuple[list
     from fhooks.callbacks.base import Callback
 
     if not isinstance(saved, Mapping):
-        raise CorruptCheckpoint(f"{where}: entry 'callbacks' is a {type(saved).__name__}, not a dict. Nothing was loaded.")
+        raise CorruptCheckpoint(f"{where}: entry 'callbacks' is a {type(saved).__name__}, not a dict. "
+                                "Nothing was loaded.")
     entries = []
     for name, state in saved.items():
         index, _, key = str(name).partition(":")
