@@ -166,7 +166,7 @@ class TestSchedulersAcrossResume:
 
 class TestFormatOne:
     def test_a_checkpoint_from_before_positions_resumes_exactly(self, tmp_path, reference):
-        from fhooks.core.serialize import to_data
+        from fhooks.core.serialize import from_data, to_data
         from fhooks.trainer.checkpoint import write_atomic
 
         with pytest.raises(Crash):
@@ -176,7 +176,6 @@ class TestFormatOne:
         saved["loops"].update(batches_done=position["batches_done"], epoch_finished=False,
                               epoch_schedulers_stepped=False)
         parts = saved["hooks"]["parts"]
-        from fhooks.core.serialize import from_data
         saved["hooks"] = {"shape": saved["hooks"]["shape"],
                           "state": to_data(tuple(from_data(p["state"]) for p in parts))}
         write_atomic(saved, tmp_path / "format1.ckpt")
