@@ -51,3 +51,13 @@ class CheckpointClash(FhooksError, FileExistsError):
 
 class CheckpointFolderBusy(FhooksError, RuntimeError):
     """Another live run holds the lock of the checkpoint folder."""
+
+
+class HookStateWarning(UserWarning):
+    """A resume did not restore some saved hook states (no hook matches them, or a hook's configuration changed).
+
+    >>> import warnings
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore", HookStateWarning)  # resuming with other callbacks on purpose
+    ...     warnings.warn("not restored: ModelCheckpoint", HookStateWarning)
+    """

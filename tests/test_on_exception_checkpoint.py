@@ -31,7 +31,7 @@ class TestHook:
         hook = on_exception_checkpoint("/r")
         crashed, _ = fold(hook, [Event("exception", data=RuntimeError())])
         state, effects = fold(hook, [Event("fit_start"), Event("teardown")], roundtrip(crashed))
-        assert effects == (RemoveCheckpoint("/r/on_exception.ckpt"),) and not state.written
+        assert effects == (RemoveCheckpoint("/r/on_exception.ckpt", even_if_resumed=True),) and not state.written
 
     def test_only_hears_exception_and_teardown(self):
         assert on_exception_checkpoint("/r").kinds == {"exception", "teardown"}
@@ -65,7 +65,7 @@ class TestClass:
         data = cb.state_dict()
         fresh = OnExceptionCheckpoint("/r")
         fresh.load_state_dict(data)
-        assert fold(fresh, [Event("teardown")])[1] == (RemoveCheckpoint("/r/on_exception.ckpt"),)
+        assert fold(fresh, [Event("teardown")])[1] == (RemoveCheckpoint("/r/on_exception.ckpt", even_if_resumed=True),)
 
 
 class TestWithTrainer:

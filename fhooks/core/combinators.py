@@ -76,7 +76,12 @@ class Sequence:
         new = list(state)
         effects: Effects = NO_EFFECTS
         for i in positions:
-            new[i], out = children[i].step(state[i], event)
+            result = children[i].step(state[i], event)
+            if result.__class__ is not tuple or len(result) != 2 or result[1].__class__ is not tuple:
+                from fhooks.core.fold import step_output
+
+                result = step_output(children[i], result)
+            new[i], out = result
             if out:
                 effects = effects + out if effects else out
         if len(effects) > 1:

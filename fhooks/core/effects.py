@@ -96,11 +96,15 @@ class SaveCheckpoint(Effect):
 class RemoveCheckpoint(Effect):
     """Delete the checkpoint at ``path`` (one the hook asked to write).
 
+    The trainer keeps the file its run resumed from, unless ``even_if_resumed``
+    (Lightning's ``OnExceptionCheckpoint`` removes its file after a clean run, resumed or not).
+
     >>> RemoveCheckpoint("epoch=1.ckpt")
     RemoveCheckpoint(path='epoch=1.ckpt')
     """
 
     path: str
+    even_if_resumed: bool = attrs.field(default=False, repr=False)
 
 
 @attrs.frozen

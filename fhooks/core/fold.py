@@ -18,6 +18,7 @@ from typing import Any
 from fhooks.core.effects import Effects
 from fhooks.core.events import Event
 from fhooks.core.hook import HookLike, check_hook
+from fhooks.errors import InvalidArgument, InvalidStepOutput
 
 _UNSET: Any = object()
 
@@ -42,12 +43,36 @@ def fold(hook: HookLike, events: Iterable[Event], state: Any = _UNSET) -> tuple[
     step, kinds = hook.step, hook.kinds
     effects: list[Any] = []
     extend = effects.extend
-    for event in events:
+    for i, event in enumerate(events):
+        if event.__class__ is not Event:
+            _not_an_event(event, i)
         if kinds is None or event.kind in kinds:
-            state, out = step(state, event)
+            state, out = step_output(hook, step(state, event))
             if out:
                 extend(out)
     return state, tuple(effects)
+
+
+def _not_an_event(value: Any, index: int) -> None:
+    if not isinstance(value, Event):
+        raise InvalidArgument(f"fold: events[{index}] is {value!r} ({type(value).__name__}), not an Event; "
+                              "build events with Event(kind, ...)")
+
+
+def step_output(hook: HookLike, result: Any) -> tuple[Any, Effects]:
+    """``result`` of ``hook.step`` if it is a ``(state, effects)`` pair with a tuple of effects, else a clear error.
+
+    >>> from fhooks.core.hook import Hook
+    >>> step_output(Hook(0, lambda s, e: s, name="broken"), 5)
+    Traceback (most recent call last):
+    ...
+    fhooks.errors.InvalidStepOutput: hook broken: step returned 5 (int); a hook's step must return a pair \
+(state, effects) with effects a tuple
+    """
+    if result.__class__ is tuple and len(result) == 2 and result[1].__class__ is tuple:
+        return result
+    raise InvalidStepOutput(f"hook {hook!r}: step returned {result!r} ({type(result).__name__}); a hook's step must "
+                            "return a pair (state, effects) with effects a tuple")
 
 
 def scan(hook: HookLike, events: Iterable[Event], state: Any = _UNSET) -> Iterator[tuple[Any, Effects]]:

@@ -54,7 +54,7 @@ class OnExceptionCheckpoint:
         if event.kind == "exception":
             return OnExceptionState(True), (SaveCheckpoint(self.path),)
         if state.written:
-            return OnExceptionState(False), (RemoveCheckpoint(self.path),)
+            return OnExceptionState(False), (RemoveCheckpoint(self.path, even_if_resumed=True),)
         return state, NO_EFFECTS
 
     def __repr__(self) -> str:

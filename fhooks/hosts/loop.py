@@ -216,7 +216,7 @@ class LoopHost:
             raise
         return target
 
-    def remove_checkpoint(self, path: str | os.PathLike[str]) -> None:
+    def remove_checkpoint(self, path: str | os.PathLike[str], even_if_resumed: bool = False) -> None:
         """Delete a checkpoint this run wrote (before or after a resume); any other file is left alone."""
         target = resolve(path, self.dirpath)
         if target in self.written and self.global_rank == 0:

@@ -50,7 +50,7 @@ def _save(effect: SaveCheckpoint, ctx: Context) -> None:
 
 @handles(RemoveCheckpoint)
 def _remove(effect: RemoveCheckpoint, ctx: Context) -> None:
-    ctx.host.remove_checkpoint(effect.path)
+    ctx.host.remove_checkpoint(effect.path, even_if_resumed=effect.even_if_resumed)
 
 
 @handles(LinkCheckpoint)

@@ -50,8 +50,8 @@ class Host(Protocol):
     def save_checkpoint(self, path: str | os.PathLike[str], weights_only: bool = False) -> Any:
         """Write a checkpoint to ``path`` (relative: in :attr:`checkpoint_dir`), atomically, once per run."""
 
-    def remove_checkpoint(self, path: str | os.PathLike[str]) -> None:
-        """Delete a checkpoint file this run wrote."""
+    def remove_checkpoint(self, path: str | os.PathLike[str], even_if_resumed: bool = False) -> None:
+        """Delete a checkpoint file this run wrote (the one it resumed from too, when ``even_if_resumed``)."""
 
     def link_checkpoint(self, path: str | os.PathLike[str], target: str | os.PathLike[str]) -> None:
         """Make ``path`` point at the checkpoint ``target`` (``last.ckpt`` under ``save_last="link"``)."""

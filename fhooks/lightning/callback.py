@@ -188,7 +188,7 @@ class LightningHost:
         self.trainer.save_checkpoint(target, weights_only=weights_only)
         return target
 
-    def remove_checkpoint(self, path: str | os.PathLike[str]) -> None:
+    def remove_checkpoint(self, path: str | os.PathLike[str], even_if_resumed: bool = False) -> None:
         self.trainer.strategy.remove_checkpoint(resolve(path, self.checkpoint_dir))
 
     def link_checkpoint(self, path: str | os.PathLike[str], target: str | os.PathLike[str]) -> None:

@@ -1,4 +1,4 @@
-"""Checkpoint files: written atomically, read with ``weights_only=True``, hook state checked against its shape.
+"""Checkpoint files: written atomically, read with ``weights_only=True``; RNG states in and out.
 
 >>> import tempfile, pathlib
 >>> path = pathlib.Path(tempfile.mkdtemp()) / "a.ckpt"
@@ -18,9 +18,7 @@ from typing import IO, Any
 
 import torch
 
-from fhooks.core.hook import HookLike, shape
-from fhooks.core.serialize import from_data, to_data
-from fhooks.errors import CheckpointMismatch, CorruptCheckpoint
+from fhooks.errors import CorruptCheckpoint
 
 FORMAT = 1
 
@@ -66,24 +64,6 @@ def read(path: str | Path) -> dict[str, Any]:
         raise CorruptCheckpoint(f"checkpoint {str(path)!r} is not an fhooks or Lightning checkpoint "
                                 "(no 'state_dict' entry). Nothing was loaded.")
     return checkpoint
-
-
-def hook_state_entry(hook: HookLike, state: Any) -> dict[str, Any]:
-    """The checkpoint entry for the hook expression: its shape and its state as plain data."""
-    return {"shape": shape(hook), "state": to_data(state)}
-
-
-def restore_hook_state(hook: HookLike, entry: Mapping[str, Any] | None) -> Any:
-    """The state saved in ``entry``, after checking it was saved by an expression of the same shape."""
-    expected = shape(hook)
-    if entry is None:
-        raise CheckpointMismatch(f"checkpoint has no hook state, but the expression {expected} expects one; "
-                                 "was it written by fhooks?")
-    if entry.get("shape") != expected:
-        raise CheckpointMismatch(f"checkpoint hook state was saved by an expression of shape {entry.get('shape')}, "
-                                 f"but the current expression has shape {expected}; pass the same callbacks "
-                                 "in the same order to resume")
-    return from_data(entry["state"])
 
 
 def rng_states() -> dict[str, Any]:

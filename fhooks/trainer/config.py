@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from datetime import timedelta
@@ -31,6 +32,9 @@ def parse_max_time(value: str | timedelta | Mapping[str, int] | None) -> float |
             return timedelta(**value).total_seconds()
         except TypeError as exc:
             raise InvalidArgument(f"Trainer: max_time={dict(value)!r} is not a dict of timedelta arguments ({exc})") from exc
+        except OverflowError as exc:
+            raise InvalidArgument(f"Trainer: max_time={dict(value)!r} is longer than a timedelta can hold "
+                                  f"({timedelta.max}); pass a shorter duration or max_time=None") from exc
     match = _DURATION.match(value) if isinstance(value, str) else None
     if match is None:
         raise InvalidArgument(f"Trainer: max_time={value!r}; accepted: 'DD:HH:MM:SS' (e.g. '00:12:00:00'), "
@@ -57,6 +61,65 @@ def limited(total: int | None, limit: int | float) -> int | None:
             return None if limit == 1.0 else 0
         return total if limit == 1.0 else int(total * limit)
     return limit if total is None else min(total, limit)
+
+
+def check_batches(total: int | None, limit: int | float, name: str) -> None:
+    """Refuse, before any step, a limit that leaves no batch of a loader that has some (as Lightning).
+
+    >>> check_batches(8, 0.01, "limit_train_batches")
+    Traceback (most recent call last):
+    ...
+    fhooks.errors.InvalidArgument: Trainer: limit_train_batches=0.01 of 8 batches is less than one batch; \
+pass at least limit_train_batches=0.125 (or an int count)
+    """
+    if not isinstance(limit, float) or limit == 1.0:
+        return
+    if total is None:
+        raise InvalidArgument(f"Trainer: {name}={limit!r} is a fraction, but the loader has no length (an "
+                              f"IterableDataset); pass {name}=1.0 or an int count of batches")
+    if total > 0 and limit > 0.0 and int(total * limit) == 0:
+        raise InvalidArgument(f"Trainer: {name}={limit!r} of {total} batches is less than one batch; pass at least "
+                              f"{name}={1.0 / total} (or an int count)")
+
+
+def check_clip(value: Any) -> float | None:
+    """``gradient_clip_val``: None or a finite number >= 0."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+        raise InvalidArgument(f"Trainer: gradient_clip_val={value!r} must be a finite number >= 0 or None")
+    return float(value)
+
+
+def check_seed(value: Any) -> int | None:
+    """``seed``: None or an int (what ``torch.manual_seed`` accepts)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not -(2**63) <= value < 2**64:
+        raise InvalidArgument(f"Trainer: seed={value!r} must be an int (from -2**63 to 2**64 - 1) or None")
+    return value
+
+
+#: How deeply hook expressions may nest (deeper ones exhaust Python's stack when saved or described).
+MAX_NESTING = 100
+
+
+def check_nesting(hook: Any, where: str) -> None:
+    """Refuse an expression nested deeper than :data:`MAX_NESTING` combinators (checked without recursion)."""
+    stack = [(hook, 1)]
+    while stack:
+        current, depth = stack.pop()
+        if depth > MAX_NESTING:
+            raise InvalidArgument(f"Trainer: {where} nests hooks more than {MAX_NESTING} deep (when/every_n/... "
+                                  f"inside each other); flatten it, e.g. one when() with a combined predicate")
+        stack.extend((child, depth + 1) for child in getattr(current, "children", ()))
+
+
+def check_bool(value: Any, name: str) -> bool:
+    """A bool argument."""
+    if not isinstance(value, bool):
+        raise InvalidArgument(f"Trainer: {name}={value!r} must be True or False")
+    return value
 
 
 def check_positive(value: Any, name: str, *, allow_none: bool = False, minimum: int = 1) -> Any:

@@ -18,10 +18,10 @@ from fhooks.errors import MisconfigurationError
 from fhooks.lightning import run as lightning
 from fhooks.lightning.hooks import overridden
 from fhooks.trainer import checkpoint as ckpt
-from fhooks.trainer import checkpoint_files, module_step
-from fhooks.trainer.config import limited
-from fhooks.trainer.optim import parse_optimizers, step_schedulers
+from fhooks.trainer import checkpoint_files, module_step, moments, restore
+from fhooks.trainer.config import check_batches, limited
 from fhooks.trainer.logbook import float_metrics
+from fhooks.trainer.optim import parse_optimizers, step_schedulers
 from fhooks.trainer.outputs import (
     EpochMeans,
     LazyMetrics,
@@ -32,6 +32,7 @@ from fhooks.trainer.outputs import (
     split_output,
     to_device,
 )
+from fhooks.trainer.position import Position
 
 
 def _lookahead(iterable: Any) -> Iterator[tuple[Any, bool]]:
@@ -83,6 +84,7 @@ def _autocast(trainer: Any) -> Any:
 def fit(trainer: Any, module: Any, train_loaders: Any, val_loaders: Any, ckpt_path: Any) -> None:
     """Run a whole fit; on any exception the ``exception`` event fires, then the exception propagates."""
     d = trainer.dispatcher
+    moments.boundary(trainer, keep_rng=True)  # an exception before training resumes from the very start
     try:
         lightning.before_run(trainer, module, trainer.datamodule, "fit")
         trainer.step_mode = module_step.step_mode(module, trainer)
@@ -101,30 +103,35 @@ def fit(trainer: Any, module: Any, train_loaders: Any, val_loaders: Any, ckpt_pa
         if not callable(getattr(module, "configure_optimizers", None)):
             raise MisconfigurationError(f"Trainer.fit: {type(module).__name__} has no configure_optimizers method")
         trainer.step_where = f"{type(module).__name__}.training_step"
+        check_batches(_length(trainer.train_loader), trainer.limits["fit"], "limit_train_batches")
+        for val_loader in trainer.val_loaders:
+            check_batches(_length(val_loader), trainer.limits["validate"], "limit_val_batches")
         total = limited(_length(trainer.train_loader), trainer.limits["fit"])
         trainer.num_training_batches = total
         trainer.num_val_batches = _eval_total(trainer.val_loaders, trainer.limits["validate"]) or 0
-        checkpoint = ckpt.read(ckpt_path) if ckpt_path is not None else None
+        plan = restore.prepare(trainer, module, ckpt_path) if ckpt_path is not None else None
+        trainer.resuming = plan  # until training starts, an exception checkpoint is the one resumed from
         counts = {"num_sanity_val_batches": _sanity_total(trainer),
-                  "existing_checkpoints": _existing_files(trainer, checkpoint)}
+                  "existing_checkpoints": _existing_files(trainer, None if plan is None else plan.checkpoint)}
         d.emit("setup", data=trainer.run_info(total, trainer.num_val_batches, **counts))
-        if checkpoint is not None:
-            _restore_model_and_hooks(trainer, module, checkpoint)
+        if plan is not None:
+            restore.model_and_hooks(trainer, module, plan)
         trainer.log_hyperparams(module)
         if not trainer.optimizers:
             _configure_optimizers(trainer, module)
         d.emit("fit_start", data=trainer.run_info(total, trainer.num_val_batches, **counts))
         if trainer.reload_train_dataloader:
             _reload_train_loader(trainer, module)
-        if checkpoint is not None:
-            _restore_loops(trainer, checkpoint)
+        if plan is not None:
+            restore.loops(trainer, module, plan)
         _sanity_check(trainer, module)
-        if checkpoint is not None:
-            ckpt.set_rng_states(checkpoint["rng"])
+        if plan is not None:
+            ckpt.set_rng_states(plan.rng)
+        trainer.resuming = None
         trainer.training = True
         module.train()
         d.emit("train_start")
-        _epochs(trainer, module, checkpoint)
+        _epochs(trainer, module, plan)
         trainer.log_step = None
         d.emit("train_end")
         trainer.training = False
@@ -136,6 +143,7 @@ def fit(trainer: Any, module: Any, train_loaders: Any, val_loaders: Any, ckpt_pa
         trainer.training = False
         trainer.log_step = None
         trainer.handling_exception = True
+        moments.roll_back(trainer)
         try:
             d.emit("exception", data=exc, batch_idx=trainer.batches_done)
         finally:
@@ -216,73 +224,119 @@ def _max_epochs(trainer: Any) -> int | None:
     return None if trainer.max_epochs == -1 else trainer.max_epochs
 
 
-def _epochs(trainer: Any, module: Any, checkpoint: Any) -> None:
-    skip = 0
-    if checkpoint is not None:
-        if trainer.epoch_finished:
-            if not trainer.epoch_schedulers_stepped:  # saved at train_epoch_end, before the epoch's scheduler step
-                _step_epoch_schedulers(trainer)
-            trainer.current_epoch += 1
-        else:
-            skip = trainer.batches_done
+def _epochs(trainer: Any, module: Any, plan: Any) -> None:
+    resume = plan.position if plan is not None else None
+    if resume is not None and resume.epoch_end_done:
+        if not resume.schedulers_stepped:  # saved at train_epoch_end, before the epoch's scheduler step
+            _step_epoch_schedulers(trainer)
+        trainer.current_epoch += 1
+        plan = None
     max_epochs = _max_epochs(trainer)
-    while (max_epochs is None or trainer.current_epoch < max_epochs) and not _done(trainer):
-        _train_epoch(trainer, module, skip, checkpoint if skip else None)
-        skip = 0
+    while plan is not None or ((max_epochs is None or trainer.current_epoch < max_epochs) and not _done(trainer)):
+        _train_epoch(trainer, module, plan)
+        plan = None
         trainer.current_epoch += 1
 
 
-def _train_epoch(trainer: Any, module: Any, skip: int, checkpoint: Any) -> None:
+def _train_epoch(trainer: Any, module: Any, plan: Any) -> None:
+    """One training epoch; from ``plan`` (a resume), only the moments its position has not seen."""
     d = trainer.dispatcher
     heard = d.heard
-    trainer.epoch_finished = trainer.epoch_schedulers_stepped = False
-    if checkpoint is None:
+    resume = plan.position if plan is not None and plan.position.epoch_started else None
+    if resume is None:
         trainer.batches_done = 0
         trainer.train_means = EpochMeans()
-    trainer.book.active = trainer.book.train
-    d.emit("train_epoch_start")
-    if checkpoint is not None:
-        current = torch.get_rng_state()
-        torch.set_rng_state(checkpoint["rng"]["epoch_start_torch"])
-    trainer.epoch_start_rng = torch.get_rng_state()
+        trainer.book.active = trainer.book.train
+        trainer.position = Position(epoch=trainer.current_epoch)
+        moments.boundary(trainer)
+        moments.advance(trainer, epoch_started=True)
+        d.emit("train_epoch_start")
+        trainer.epoch_start_rng = torch.get_rng_state()
+    else:
+        trainer.book.active = trainer.book.train
+        trainer.position = resume
+        trainer.epoch_start_rng = plan.epoch_start_rng
+        torch.set_rng_state(plan.epoch_start_rng)
     total = trainer.num_training_batches
     on_accelerator = trainer.device.type != "cpu"
     batches = _lookahead(trainer.train_loader)
     for batch_idx, (batch, last) in enumerate(batches):
         if total is not None and batch_idx >= total:
             break
-        if batch_idx < skip:
-            if batch_idx == skip - 1:
-                torch.set_rng_state(current)
-            continue
         last = last or (total is not None and batch_idx == total - 1)
-        if trainer.batch_hooks:
-            batch = lightning.transfer(module, batch, trainer.device, 0)
-        elif on_accelerator:
-            batch = to_device(batch, trainer.device)
+        if resume is not None:  # replay the loader up to the position, then the RNG states saved there
+            if batch_idx < resume.batches_done - 1:
+                continue
+            ckpt.set_rng_states(plan.rng)
+            finishing, resume = batch_idx == resume.batches_done - 1, None
+            if finishing:
+                batch = _batch_to_device(trainer, module, batch, on_accelerator)
+                if _finish_batch(trainer, module, batch, batch_idx, last, plan):
+                    break
+                continue
+        batch = _batch_to_device(trainer, module, batch, on_accelerator)
+        moments.boundary(trainer, batches_done=batch_idx, step_done=True, batch_end_done=True,
+                         validation_done=True)  # every moment of the batches before this one happened
         if not _train_batch(trainer, module, batch, batch_idx, last, heard):
             break  # on_train_batch_start returned -1: the rest of the epoch (and its validation) is skipped
-        due = _val_due(trainer, batch_idx, last)
-        if due:
-            _validate_in_fit(trainer, module)
-        if trainer.should_stop and trainer.can_stop:
-            if not due and _val_at_epoch_end(trainer):
-                _validate_in_fit(trainer, module)
+        if _after_batch(trainer, module, batch_idx, last, validation_done=False):
             break
-        if trainer.max_steps != -1 and trainer.global_step >= trainer.max_steps:
-            break
-    trainer.epoch_finished = True
     trainer.book.train.start_batch(None)
+    moments.boundary(trainer)
+    moments.advance(trainer, epoch_end_done=True)
     d.emit("train_epoch_end", metrics=epoch_end_metrics(trainer, "train_epoch_end"))
     _flush_epoch_logs(trainer)
+    moments.boundary(trainer)
     _step_epoch_schedulers(trainer)
+
+
+def _batch_to_device(trainer: Any, module: Any, batch: Any, on_accelerator: bool) -> Any:
+    """The batch on the trainer's device: through the module's transfer hooks when it has them."""
+    if trainer.batch_hooks:
+        return lightning.transfer(module, batch, trainer.device, 0)
+    return to_device(batch, trainer.device) if on_accelerator else batch
+
+
+def _finish_batch(trainer: Any, module: Any, batch: Any, batch_idx: int, last: bool, plan: Any) -> bool:
+    """The moments of a resumed batch its checkpoint had not seen; True when the epoch ends here."""
+    position = plan.position
+    if not position.batch_end_done:
+        _emit_batch_end(trainer, batch, batch_idx, plan.batch_end or {})
+    return _after_batch(trainer, module, batch_idx, last, validation_done=position.validation_done)
+
+
+def _emit_batch_end(trainer: Any, batch: Any, batch_idx: int, payload: dict[str, Any]) -> None:
+    """``train_batch_end`` of a batch whose step is done, as a boundary of its own (re-run after an exception)."""
+    values, outputs = dict(payload.get("values", {})), dict(payload.get("outputs", {}))
+    keep = "exception" in trainer.dispatcher.heard
+    moments.boundary(trainer, batches_done=batch_idx + 1, step_done=True, batch_end_done=False,
+                     validation_done=False, batch_end=payload if keep else None)
+    moments.advance(trainer, batch_end_done=True)
+    trainer.log_step = payload.get("log_step", trainer.global_step)
+    if "train_batch_end" in trainer.dispatcher.heard:
+        trainer.dispatcher.emit("train_batch_end", metrics=LazyMetrics(values, trainer.callback_metrics),
+                                data=BatchData(batch, outputs), batch_idx=batch_idx)
+
+
+def _after_batch(trainer: Any, module: Any, batch_idx: int, last: bool, validation_done: bool) -> bool:
+    """The validation due after a batch, then whether the epoch ends here (a stop, max_steps)."""
+    due = _val_due(trainer, batch_idx, last)
+    if due and not validation_done:
+        _validate_in_fit(trainer, module)
+    if trainer.should_stop and trainer.can_stop:
+        if not due and not validation_done and _val_at_epoch_end(trainer):
+            _validate_in_fit(trainer, module)
+        moments.advance(trainer, validation_done=True)
+        return True
+    moments.advance(trainer, validation_done=True)
+    return trainer.max_steps != -1 and trainer.global_step >= trainer.max_steps
 
 
 def _step_epoch_schedulers(trainer: Any) -> None:
     if trainer.step_mode != "manual":  # under manual optimization the module steps its schedulers, as Lightning
         step_schedulers(trainer.lr_scheduler_configs, "epoch", trainer.current_epoch + 1, trainer.callback_metrics,
                         module_step.scheduler_step(trainer))
-    trainer.epoch_schedulers_stepped = True
+    moments.advance(trainer, schedulers_stepped=True)
 
 
 def _train_batch(trainer: Any, module: Any, batch: Any, batch_idx: int, last: bool, heard: frozenset[str]) -> bool:
@@ -293,8 +347,6 @@ def _train_batch(trainer: Any, module: Any, batch: Any, batch_idx: int, last: bo
     # Lightning's step of the rows logged in this batch and what follows it: batches that stepped before it
     trainer.log_step = book.batches_stepped if manual else trainer.global_step
     trainer.batch_idx = batch_idx
-    if "exception" in heard:
-        trainer.batch_start_rng = torch.get_rng_state()
     book.train.start_batch(batch)
     if "train_batch_start" in heard:
         if d.emit("train_batch_start", data=BatchData(batch), batch_idx=batch_idx) == -1:
@@ -336,6 +388,10 @@ def _train_batch(trainer: Any, module: Any, batch: Any, batch_idx: int, last: bo
     if book.train and "train_batch_end" in heard:
         book.collect(on_step=True)  # what training_step logged, seen by the train_batch_end hooks
     trainer.batches_done = batch_idx + 1
+    moments.boundary(trainer, batches_done=batch_idx + 1, step_done=True, batch_end_done=False, validation_done=False,
+                     batch_end=moments.batch_end_payload(values, outputs, trainer.log_step) if "exception" in heard
+                     else None)
+    moments.advance(trainer, batch_end_done=True)
     if "train_batch_end" in heard:
         d.emit("train_batch_end", metrics=LazyMetrics(values, trainer.callback_metrics), data=BatchData(batch, outputs),
                batch_idx=batch_idx)
@@ -409,6 +465,8 @@ def _val_due(trainer: Any, batch_idx: int, last: bool) -> bool:
 
 
 def _validate_in_fit(trainer: Any, module: Any) -> None:
+    moments.boundary(trainer, keep_rng=True)
+    trainer.mid_moment = True  # a checkpoint written before validation_end goes back to the boundary
     trainer.training = False
     _run_eval(trainer, module, "fit", trainer.val_loaders, None)
     trainer.training = True
@@ -467,6 +525,9 @@ def _run_eval(trainer: Any, module: Any, stage: str, loaders: list[Any], limit_o
     d.emit(f"{prefix}_epoch_end", stage, metrics=epoch_end_metrics(trainer, f"{prefix}_epoch_end"))
     metrics = {**means.means(), **book.collect(on_step=False).log}
     book.end_eval(previous)
+    if stage == "fit":
+        trainer.mid_moment = False
+        moments.advance(trainer, validation_done=True)
     d.emit(f"{prefix}_end", stage, metrics=frozendict(float_metrics(metrics)) if stage == "sanity_check"
            else float_metrics(trainer.callback_metrics))
     if stage != "sanity_check" and metrics:
@@ -588,26 +649,23 @@ def build_checkpoint(trainer: Any, weights_only: bool) -> dict[str, Any]:
     if weights_only:
         return checkpoint
     d = trainer.dispatcher
-    rng = ckpt.rng_states()
-    in_exception = getattr(trainer, "handling_exception", False)
-    if in_exception and getattr(trainer, "batch_start_rng", None) is not None:
-        rng["torch"] = trainer.batch_start_rng
-    if trainer.epoch_start_rng is not None:
-        rng["epoch_start_torch"] = trainer.epoch_start_rng
+    if trainer.handling_exception and trainer.resuming is not None:
+        return dict(trainer.resuming.checkpoint)
+    where = moments.checkpoint_entries(trainer)
+    should_stop, stop_reasons = where.pop("stop", (trainer.should_stop, tuple(trainer.stop_reasons)))
+    hook_state = where.pop("hook_state", d.state)
     checkpoint.update({
         "optimizer_states": [o.state_dict() for o in trainer.optimizers],
         "lr_schedulers": [c.scheduler.state_dict() for c in trainer.lr_scheduler_configs],
         "loops": {
             "epoch": trainer.current_epoch, "global_step": trainer.global_step,
-            "batches_done": trainer.batches_done, "epoch_finished": trainer.epoch_finished,
-            "epoch_schedulers_stepped": trainer.epoch_schedulers_stepped,
             "accumulate_grad_batches": trainer.accumulate_grad_batches,
             "train_means": trainer.train_means.to_plain(),
-            "should_stop": trainer.should_stop, "stop_reasons": list(trainer.stop_reasons),
+            "should_stop": should_stop, "stop_reasons": list(stop_reasons),
         },
+        **where,
         "callback_metrics": dict(trainer.callback_metrics),
-        "rng": rng,
-        "hooks": ckpt.hook_state_entry(d.hook, d.state),
+        "hooks": restore.hook_state_entry(trainer, hook_state),
         "callbacks": _callback_states(trainer),
         "extra_state": dict(trainer.extra_state),
     })
@@ -621,42 +679,3 @@ def _callback_states(trainer: Any) -> dict[str, Any]:
     from fhooks.callbacks.base import Callback
 
     return {f"{i}:{cb.state_key}": cb.state_dict() for i, cb in enumerate(trainer.callbacks) if isinstance(cb, Callback)}
-
-
-def _restore_model_and_hooks(trainer: Any, module: Any, checkpoint: dict[str, Any]) -> None:
-    from fhooks.callbacks.base import Callback
-
-    module.load_state_dict(checkpoint["state_dict"])
-    trainer.extra_state.update(checkpoint.get("extra_state", {}))
-    d = trainer.dispatcher
-    d.state = ckpt.restore_hook_state(d.hook, checkpoint.get("hooks"))
-    states = checkpoint.get("callbacks", {})
-    for i, cb in enumerate(trainer.callbacks):
-        key = f"{i}:{cb.state_key}" if isinstance(cb, Callback) else None
-        if key in states:
-            cb.load_state_dict(states[key])
-    d.emit("load_checkpoint", data=checkpoint)
-
-
-def _restore_loops(trainer: Any, checkpoint: dict[str, Any]) -> None:
-    if "loops" not in checkpoint:
-        raise MisconfigurationError("Trainer.fit: ckpt_path holds weights only (saved with weights_only=True); "
-                                    "load them with module.load_state_dict(...) and call fit without ckpt_path")
-    for opt, state in zip(trainer.optimizers, checkpoint["optimizer_states"]):
-        opt.load_state_dict(state)
-    for config, state in zip(trainer.lr_scheduler_configs, checkpoint["lr_schedulers"]):
-        config.scheduler.load_state_dict(state)
-    if trainer.scaler is not None and "scaler" in checkpoint:
-        trainer.scaler.load_state_dict(checkpoint["scaler"])
-    loops = checkpoint["loops"]
-    trainer.current_epoch = loops["epoch"]
-    trainer.global_step = loops["global_step"]
-    trainer.batches_done = loops["batches_done"]
-    trainer.epoch_finished = loops["epoch_finished"]
-    trainer.epoch_schedulers_stepped = loops.get("epoch_schedulers_stepped", trainer.epoch_finished)
-    trainer.accumulate_grad_batches = loops["accumulate_grad_batches"]
-    trainer.train_means = EpochMeans.from_plain(loops["train_means"])
-    trainer.callback_metrics.update(checkpoint.get("callback_metrics", {}))
-    total = trainer.num_training_batches
-    if total is not None and trainer.batches_done >= total:
-        trainer.epoch_finished = True

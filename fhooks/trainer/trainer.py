@@ -41,10 +41,11 @@ from fhooks.trainer import checkpoint_files
 from fhooks.trainer import config as cfg
 from fhooks.interpret import Decision, load_handlers, resolve
 from fhooks.lightning import run as lightning
-from fhooks.trainer import checkpoint_links, defaults, loop
+from fhooks.trainer import checkpoint_links, defaults, loop, moments
 from fhooks.trainer.dispatch import Dispatcher
 from fhooks.trainer.logbook import LogBook
 from fhooks.trainer.outputs import EpochMeans
+from fhooks.trainer.position import Boundary, Position
 
 load_handlers()
 
@@ -92,6 +93,7 @@ class Trainer:
         devices: int | str = "auto",
         seed: int | None = None,
         fast_dev_run: bool = False,
+        resume_strict: bool = False,
     ) -> None:
         self.callbacks = self._check_callbacks(callbacks)
         self.max_epochs = cfg.check_positive(max_epochs, "max_epochs", allow_none=True, minimum=-1)
@@ -110,7 +112,7 @@ class Trainer:
                                                           allow_none=True)
         self.num_sanity_val_steps = cfg.check_positive(num_sanity_val_steps, "num_sanity_val_steps", minimum=-1)
         self.accumulate_grad_batches = cfg.check_positive(accumulate_grad_batches, "accumulate_grad_batches")
-        self.gradient_clip_val = gradient_clip_val
+        self.gradient_clip_val = cfg.check_clip(gradient_clip_val)
         if gradient_clip_algorithm not in ("norm", "value"):
             raise InvalidArgument(f"Trainer: gradient_clip_algorithm={gradient_clip_algorithm!r}; accepted: 'norm', 'value'")
         self.gradient_clip_algorithm = gradient_clip_algorithm
@@ -124,10 +126,11 @@ class Trainer:
         self.device = self._device(accelerator)
         if self.precision == "16-mixed" and self.device.type != "cuda":
             raise InvalidArgument("Trainer: precision='16-mixed' needs a CUDA device; use precision='bf16-mixed' on CPU")
-        self.seed = seed
+        self.seed = cfg.check_seed(seed)
         self.fast_dev_run = bool(fast_dev_run)
         if fast_dev_run:
             self._fast_dev_run(cfg.check_positive(int(fast_dev_run), "fast_dev_run"))
+        self.resume_strict = cfg.check_bool(resume_strict, "resume_strict")
         self.global_rank = 0
         self.world_size = 1
         self.file_guard: checkpoint_files.FileGuard | None = None
@@ -146,7 +149,10 @@ class Trainer:
         if callbacks is None:
             return []
         items = [callbacks] if hasattr(callbacks, "step") else list(callbacks)
-        return [check_hook(c, f"Trainer: callbacks[{i}]") for i, c in enumerate(items)]
+        checked = [check_hook(c, f"Trainer: callbacks[{i}]") for i, c in enumerate(items)]
+        for i, hook in enumerate(checked):
+            cfg.check_nesting(hook, f"callbacks[{i}]")
+        return checked
 
     @staticmethod
     def _device(accelerator: str) -> torch.device:
@@ -173,8 +179,10 @@ class Trainer:
         self.dispatcher: Dispatcher | None = None
         self.written_checkpoints: list[Path] = []
         self.batches_done = 0
-        self.epoch_finished = False
-        self.epoch_schedulers_stepped = False
+        self.position = Position()
+        self.boundary: Boundary | None = None
+        self.mid_moment = False
+        self.resuming: Any = None
         self.log_step: int | None = None
         self.epoch_start_rng: torch.Tensor | None = None
         self.train_means = EpochMeans()
@@ -186,7 +194,6 @@ class Trainer:
         self.extra_state: dict[str, Any] = {}
         self.ckpt_path: str | os.PathLike[str] | None = None
         self.reload_train_dataloader = False
-        self.batch_start_rng: torch.Tensor | None = None
         self.scaler: Any = None
         self.datamodule: Any = None
         self.step_mode: str | None = None
@@ -331,20 +338,23 @@ class Trainer:
             return target
         seq = checkpoint_files.stamp(self)
         checkpoint = loop.build_checkpoint(self, weights_only)
-        ckpt.write_atomic(checkpoint, target)
+        with moments.interrupts_surface():
+            ckpt.write_atomic(checkpoint, target)
         self.written_checkpoints.append(target)
         if guard is not None:
             guard.wrote(str(target), run, seq)
         return target
 
-    def remove_checkpoint(self, path: str | os.PathLike[str]) -> None:
-        """Delete a checkpoint file (what ``RemoveCheckpoint`` does), never the one this run resumed from.
+    def remove_checkpoint(self, path: str | os.PathLike[str], even_if_resumed: bool = False) -> None:
+        """Delete a checkpoint file (what ``RemoveCheckpoint`` does), not the one this run resumed from
+        unless ``even_if_resumed``.
 
         Only a file this run wrote is deleted: during a fit, one the folder's ledger lists as this run's
         (and still the same file; anything else is kept, with a warning); outside a fit, one this trainer wrote.
         """
         target = resolve(os.fspath(path), self.checkpoint_dir)
-        if self.ckpt_path is not None and target.resolve() == Path(self.ckpt_path).resolve():
+        resumed = self.ckpt_path is not None and target.resolve() == Path(self.ckpt_path).resolve()
+        if resumed and not even_if_resumed:
             return
         if self.file_guard is not None:
             self.file_guard.remove(str(target), checkpoint_files.run_id(self))
@@ -448,7 +458,7 @@ class Trainer:
         self.ckpt_path = ckpt_path
         self.datamodule, train_dataloaders = self._datamodule("fit", datamodule, train_dataloaders, val_dataloaders)
         self._merge_module_callbacks(model)
-        with self._attached(model), checkpoint_files.guarded(self):
+        with self._attached(model), checkpoint_files.guarded(self), moments.sigterm_raises():
             self.dispatcher = Dispatcher(self, self.hook, model)
             loop.fit(self, model, train_dataloaders, val_dataloaders, ckpt_path)
 
@@ -471,13 +481,20 @@ class Trainer:
         self.datamodule, dataloaders = self._datamodule("predict", datamodule, dataloaders)
         self._reset_metrics()
         with self._attached(model):
-            self.dispatcher = Dispatcher(self, self.hook, model)
+            self._continue_hooks(model)
             return loop.predict(self, model, dataloaders, ckpt_path)
+
+    def _continue_hooks(self, model: torch.nn.Module) -> None:
+        """A new dispatcher whose hooks keep the state the previous run left (Lightning keeps its callbacks)."""
+        previous = self.dispatcher
+        self.dispatcher = Dispatcher(self, self.hook, model)
+        if previous is not None and previous.hook == self.dispatcher.hook:
+            self.dispatcher.state = previous.state
 
     def _evaluate(self, stage: str, model: torch.nn.Module, dataloaders: Any, ckpt_path: Any) -> list[dict[str, float]]:
         if stage == "test" and not callable(getattr(model, "test_step", None)):
             raise MisconfigurationError(f"Trainer.test: {type(model).__name__} has no test_step method")
         self._reset_metrics()
         with self._attached(model):
-            self.dispatcher = Dispatcher(self, self.hook, model)
+            self._continue_hooks(model)
             return loop.evaluate(self, stage, model, dataloaders, ckpt_path)

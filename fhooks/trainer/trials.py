@@ -34,8 +34,8 @@ from fhooks.trainer.logbook import LogBook
 from fhooks.trainer.outputs import EpochMeans, split_output, to_device
 
 #: Trainer attributes a trial may change, restored by value (missing ones are skipped).
-_LOOP_FIELDS = ("global_step", "current_epoch", "batches_done", "epoch_finished", "should_stop", "training",
-                "sanity_checking", "accumulate_grad_batches", "epoch_start_rng", "batch_start_rng",
+_LOOP_FIELDS = ("global_step", "current_epoch", "batches_done", "position", "boundary", "should_stop",
+                "training", "sanity_checking", "accumulate_grad_batches", "epoch_start_rng",
                 "train_loader", "num_training_batches", "reload_train_dataloader")
 #: Trainer attributes a trial replaces with fresh objects, put back afterwards.
 _FRESH = {"train_means": lambda trainer: EpochMeans(), "pbar_metrics": lambda trainer: {}, "book": LogBook}

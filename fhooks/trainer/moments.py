@@ -1,0 +1,150 @@
+"""Position bookkeeping for the fit loop: moment boundaries, the rollback an exception does, signals.
+
+The loop calls :func:`boundary` when a moment starts (a batch's step, its
+``train_batch_end``, a validation, the epoch end, the schedulers' step). An
+exception rolls the hook state back to that boundary before ``exception`` is
+emitted, so a checkpoint written then resumes by running the interrupted moment
+again from its start, with the RNG states it started from.
+
+>>> from types import SimpleNamespace
+>>> trainer = SimpleNamespace(position=Position(), dispatcher=SimpleNamespace(state=0, heard=frozenset()),
+...                           should_stop=False, stop_reasons=[], boundary=None)
+>>> boundary(trainer, epoch_started=True)
+>>> trainer.dispatcher.state = 5
+>>> roll_back(trainer)
+>>> trainer.dispatcher.state, trainer.position.epoch_started
+(0, True)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import attrs
+import torch
+
+from fhooks.trainer import checkpoint as ckpt
+from fhooks.trainer.position import Boundary, Position
+
+
+class SIGTERMException(SystemExit):
+    """Raised in ``fit`` when the process receives SIGTERM, so ``exception`` hooks run (Lightning's name)."""
+
+
+def boundary(trainer: Any, *, keep_rng: bool = False, batch_end: dict[str, Any] | None = None, **changes: Any) -> None:
+    """Move the position by ``changes`` and remember it as the start of the next moment.
+
+    RNG states are kept when ``keep_rng`` or when someone hears ``exception`` (only an exception
+    checkpoint, or one written in the middle of a validation, goes back to a boundary).
+    """
+    trainer.position = position = attrs.evolve(trainer.position, **changes) if changes else trainer.position
+    d = trainer.dispatcher
+    rng = ckpt.rng_states() if keep_rng or "exception" in d.heard else None
+    stop = (trainer.should_stop, tuple(trainer.stop_reasons))
+    trainer.boundary = Boundary(position, d.state, stop, rng, batch_end)
+
+
+def advance(trainer: Any, **changes: Any) -> None:
+    """Mark moments as happened (the hook state from here on includes them)."""
+    trainer.position = attrs.evolve(trainer.position, **changes)
+
+
+def roll_back(trainer: Any) -> None:
+    """Put the hook state and stop requests back to the last boundary (before ``exception`` is emitted)."""
+    b = trainer.boundary
+    if b is None:
+        return
+    trainer.dispatcher.state = b.hook_state
+    trainer.position = b.position
+    trainer.should_stop, reasons = b.stop
+    trainer.stop_reasons = list(reasons)
+
+
+def batch_end_payload(values: dict[str, Any], outputs: dict[str, Any], log_step: int | None) -> dict[str, Any]:
+    """What re-emitting a batch's ``train_batch_end`` needs: its metrics and outputs (numbers and tensors)."""
+    def plain(d: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in d.items() if isinstance(v, (torch.Tensor, int, float))}
+    return {"values": plain(values), "outputs": plain(outputs), "log_step": log_step}
+
+
+def checkpoint_entries(trainer: Any) -> dict[str, Any]:
+    """The position part of a checkpoint: where it was taken, its RNG states and, if pending, the batch end.
+
+    During ``exception`` handling, or in the middle of a validation, that is the last boundary; otherwise now.
+    """
+    b = trainer.boundary
+    at_boundary = b is not None and b.rng is not None and (trainer.handling_exception or trainer.mid_moment)
+    entries: dict[str, Any] = {
+        "position": (b.position if at_boundary else trainer.position).to_plain(),
+        "rng": b.rng if at_boundary else ckpt.rng_states(),
+    }
+    if at_boundary and trainer.mid_moment and not trainer.handling_exception:
+        entries["hook_state"] = b.hook_state
+        entries["stop"] = b.stop
+    elif at_boundary:
+        entries["stop"] = b.stop
+    if at_boundary and b.batch_end is not None and not b.position.batch_end_done:
+        entries["batch_end"] = b.batch_end
+    if trainer.epoch_start_rng is not None:
+        entries["rng"] = {**entries["rng"], "epoch_start_torch": trainer.epoch_start_rng}
+    return entries
+
+
+def interrupt_behind(error: BaseException) -> BaseException | None:
+    """The KeyboardInterrupt/SystemExit an error replaced (torch's zip writer turns one into a RuntimeError).
+
+    >>> try:
+    ...     try:
+    ...         raise KeyboardInterrupt
+    ...     except KeyboardInterrupt:
+    ...         raise RuntimeError("unexpected pos")
+    ... except RuntimeError as e:
+    ...     type(interrupt_behind(e)).__name__
+    'KeyboardInterrupt'
+    """
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        if isinstance(current, (KeyboardInterrupt, SystemExit)):
+            return current
+        seen.add(id(current))
+        current = current.__context__
+    return None
+
+
+@contextlib.contextmanager
+def interrupts_surface() -> Iterator[None]:
+    """Let an interrupt that hit a checkpoint write surface as itself, not as the writer's follow-up error."""
+    try:
+        yield
+    except Exception as exc:
+        interrupt = interrupt_behind(exc)
+        if interrupt is None:
+            raise
+        raise interrupt.with_traceback(interrupt.__traceback__) from None
+
+
+@contextlib.contextmanager
+def sigterm_raises() -> Iterator[None]:
+    """While fitting, SIGTERM raises :class:`SIGTERMException` (main thread only), so the run can checkpoint."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        raise SIGTERMException(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    if previous is None:  # installed outside Python
+        previous = signal.SIG_DFL
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+__all__ = ["Position", "SIGTERMException", "advance", "boundary", "checkpoint_entries", "roll_back"]
