@@ -121,7 +121,12 @@ class LoopHost:
                        optimizers=optimizer_infos(self.optimizers),
                        schedulers=scheduler_infos(self.lr_scheduler_configs, self.optimizers),
                        accumulate_grad_batches=self.accumulate_grad_batches,
-                       existing_checkpoints=existing_checkpoints(self.runner.hook, self.dirpath))
+                       existing_checkpoints=self._foreign_checkpoints())
+
+    def _foreign_checkpoints(self) -> tuple[str, ...]:
+        """The files in the checkpoint folders that this run (and the runs it resumes) did not write."""
+        own = {os.path.realpath(p) for p in self.written}
+        return tuple(p for p in existing_checkpoints(self.runner.hook, self.dirpath) if os.path.realpath(p) not in own)
 
     # -- what the loop reads ----------------------------------------------------------------------
     @property

@@ -73,13 +73,22 @@ class Runner:
             interpret(effect, ctx)
 
     def state_dict(self) -> dict[str, Any]:
-        """The expression's state as plain data, with its shape (for checkpoints)."""
-        from fhooks.trainer.checkpoint import hook_state_entry
+        """The expression's state as plain data: its shape, and each hook's identity and state (for checkpoints)."""
+        from fhooks.trainer.restore import hook_entry
 
-        return hook_state_entry(self.hook, self.state)
+        return hook_entry(self.hook, self.state)
 
     def load_state_dict(self, entry: Mapping[str, Any]) -> None:
-        """Continue from a state :meth:`state_dict` returned; an expression of another shape is refused."""
-        from fhooks.trainer.checkpoint import restore_hook_state
+        """Continue from a state :meth:`state_dict` returned; another expression's state is refused.
 
-        self.state = restore_hook_state(self.hook, entry)
+        Raises:
+            CheckpointMismatch: the entry was saved by an expression of another shape or configuration.
+        """
+        from fhooks.core.hook import shape
+        from fhooks.errors import CheckpointMismatch
+        from fhooks.trainer.restore import matched_hook_state
+
+        if isinstance(entry, Mapping) and "shape" in entry and entry["shape"] != shape(self.hook):
+            raise CheckpointMismatch(f"load_state_dict: the state was saved by the expression {entry['shape']}, "
+                                     f"this one is {shape(self.hook)}; pass the hooks it was saved with")
+        self.state, _ = matched_hook_state(self.hook, entry, strict=True, where="load_state_dict")

@@ -65,6 +65,7 @@ class LightningHost:
         self.stop_reasons: list[str] = []
         self.pending_stop = False
         self.batch_idx = 0
+        self.restored = False  # a checkpoint restored the hooks (set by load_state_dict)
         self.started = time.monotonic()
         self.checkpoint_dir = Path("checkpoints")
 
@@ -139,7 +140,7 @@ class LightningHost:
             world_size=t.world_size, checkpoint_dir=str(self.checkpoint_dir), optimizers=optimizer_infos(t.optimizers),
             schedulers=scheduler_infos(t.strategy.lr_scheduler_configs, list(t.optimizers)),
             log_every_n_steps=t.log_every_n_steps,
-            existing_checkpoints=existing_checkpoints(self.runner.hook, self.checkpoint_dir))
+            existing_checkpoints=None if self.restored else existing_checkpoints(self.runner.hook, self.checkpoint_dir))
 
     def emit(self, kind: str, *, data: Any = None, batch_idx: int = 0, stage: str | None = None) -> None:
         """Step the expression on Lightning's moment ``kind``; agree on stops at the stopping points."""
@@ -250,6 +251,7 @@ def _build_class() -> type:
 
     def load_state_dict(self: Any, state: dict[str, Any]) -> None:
         self.host.runner.load_state_dict(state["hooks"])
+        self.host.restored = True  # the restored hooks know their own files; the folder's listing would disown them
         self.host.extra_state.update(state.get("extra_state", {}))
         self.host.stop_reasons = list(state.get("stop_reasons", []))
 
