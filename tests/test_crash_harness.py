@@ -6,7 +6,23 @@ The long run is ``benchmarks/crash.py`` (100+ kills); its figures are in docs/tr
 
 from __future__ import annotations
 
+import multiprocessing.forkserver
+import multiprocessing.process
+
+import pytest
+
 from fhooks.testing.crash import SIGNALS, run_trials
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_forkserver_folder(tmp_path_factory):
+    """The forkserver (shared by these tests) keeps its socket in multiprocessing's temporary folder, made once per
+    process: give it one that outlives each test's own tmp_path, and stop the server after the module."""
+    config = multiprocessing.process.current_process()._config
+    config["tempdir"] = str(tmp_path_factory.mktemp("multiprocessing"))
+    yield
+    multiprocessing.forkserver._forkserver._stop()
+    config.pop("tempdir", None)
 
 
 def test_killed_and_interrupted_runs_resume_exactly(tmp_path):
