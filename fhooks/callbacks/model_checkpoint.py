@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 import attrs
 
 from fhooks.callbacks.base import HookCallback
+from fhooks.callbacks.checkpoint import Checkpoint
 from fhooks.core.serialize import from_data, to_data
 from fhooks.hooks.checkpoint_names import Naming, checkpoint_path
 from fhooks.hooks.model_checkpoint import ModelCheckpoint as ModelCheckpointHook
@@ -30,7 +31,7 @@ _NAMING_ATTRS = ("CHECKPOINT_NAME_LAST", "FILE_EXTENSION", "CHECKPOINT_JOIN_CHAR
                  "STARTING_VERSION")
 
 
-class ModelCheckpoint(HookCallback):
+class ModelCheckpoint(HookCallback, Checkpoint):
     """Save checkpoints periodically and keep the top k by a metric, with Lightning's arguments and attributes.
 
     The class constants (``CHECKPOINT_NAME_LAST``, ``FILE_EXTENSION``...) may be

@@ -31,6 +31,7 @@ from typing import Any
 
 import torch
 
+from fhooks.callbacks.lightning_adapter import adapt_callbacks
 from fhooks.core.combinators import sequence
 from fhooks.core.events import OptimizerInfo, RunInfo, SchedulerInfo
 from fhooks.core.frozendict import frozendict
@@ -152,7 +153,7 @@ class Trainer:
     def _check_callbacks(callbacks: Any) -> list[HookLike]:
         if callbacks is None:
             return []
-        items = [callbacks] if hasattr(callbacks, "step") else list(callbacks)
+        items = adapt_callbacks(callbacks)  # Lightning's Callback objects run through an adapter
         return [check_hook(c, f"Trainer: callbacks[{i}]") for i, c in enumerate(items)]
 
     @staticmethod
@@ -237,6 +238,16 @@ class Trainer:
         """The first logger's folder (``default_root_dir`` without a logger), as Lightning's ``trainer.log_dir``."""
         found = getattr(self.logger, "log_dir", None)
         return os.fspath(found or self.default_root_dir)
+
+    @property
+    def lightning_module(self) -> Any:
+        """The module being run (Lightning's name; what Lightning callbacks read)."""
+        return self.module
+
+    @property
+    def is_global_zero(self) -> bool:
+        """Whether this process is global rank 0, as Lightning's attribute."""
+        return self.global_rank == 0
 
     @property
     def lr_schedulers(self) -> list[Any]:
