@@ -37,6 +37,7 @@ from fhooks.core.events import OptimizerInfo, RunInfo, SchedulerInfo
 from fhooks.core.frozendict import frozendict
 from fhooks.core.hook import HookLike, check_hook
 from fhooks.errors import InvalidArgument, MisconfigurationError
+from fhooks.loggers import calls as logger_calls
 from fhooks.trainer import checkpoint as ckpt
 from fhooks.trainer import config as cfg
 from fhooks.trainer import defaults, loop
@@ -221,12 +222,9 @@ class Trainer:
 
     @property
     def checkpoint_dir(self) -> Path:
-        """Where relative checkpoint paths go: the logger's folder or ``default_root_dir``, then ``checkpoints``."""
-        for logger in self.loggers:
-            log_dir = getattr(logger, "log_dir", None)
-            if log_dir:
-                return Path(log_dir) / "checkpoints"
-        return self.default_root_dir / "checkpoints"
+        """Where relative checkpoint paths go: ``save_dir/name/version_N/checkpoints`` of the first logger, else
+        ``default_root_dir/checkpoints`` (Lightning's folders)."""
+        return logger_calls.checkpoint_folder(self.loggers, self.default_root_dir)
 
     @property
     def logger(self) -> Any:
@@ -306,10 +304,8 @@ class Trainer:
         self._tell_loggers("save")
 
     def log_hyperparams(self, module: Any) -> None:
-        """Give every logger the module's ``hparams`` (an empty dict when it has none) and save."""
-        hparams = getattr(module, "hparams_initial", None) or getattr(module, "hparams", None) or {}
-        self._tell_loggers("log_hyperparams", dict(hparams) if isinstance(hparams, Mapping) else hparams)
-        self._tell_loggers("save")
+        """Give every logger the module's hyperparameters (when there are any, as Lightning), its graph, and save."""
+        logger_calls.start_run(self.loggers, module, getattr(self, "datamodule", None))
 
     def finalize_loggers(self, status: str) -> None:
         """Tell every logger the run ended: ``"success"`` or ``"failed"``."""
@@ -328,6 +324,7 @@ class Trainer:
         checkpoint = loop.build_checkpoint(self, weights_only)
         ckpt.write_atomic(checkpoint, target)
         self.written_checkpoints.append(target)
+        logger_calls.after_checkpoint(self)
         return target
 
     def remove_checkpoint(self, path: str | os.PathLike[str]) -> None:
