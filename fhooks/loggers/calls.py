@@ -1,6 +1,6 @@
 """Where the trainer calls its loggers, as Lightning's trainer does; any Lightning logger works unchanged.
 
-- :func:`start_run`: once per fit, ``log_hyperparams`` (only when there is something to log),
+- :func:`start_run`: once per fit, ``log_hyperparams`` (only when the module saved hyperparameters for the logger),
   ``log_graph(module)``, then ``save()``, for every logger.
 - :func:`after_checkpoint`: after a checkpoint is written, ``after_save_checkpoint`` with the
   run's ``ModelCheckpoint`` (what ``MLFlowLogger(log_model=True)`` or W&B read), on rank zero.
@@ -29,13 +29,15 @@ from fhooks.errors import MisconfigurationError
 def hyperparameters(module: Any, datamodule: Any = None) -> dict[str, Any] | None:
     """What ``log_hyperparams`` gets for a fit, or None when it is not to be called.
 
-    A Lightning-style module (one with ``_log_hyperparams``) follows Lightning: its
-    ``hparams_initial`` (even when empty) unless ``save_hyperparameters(logger=False)``,
-    merged with the data module's. A plain module is logged only when it has ``hparams``.
+    As Lightning's trainer: a Lightning-style module's ``hparams_initial`` once it called
+    ``save_hyperparameters()`` (not with ``logger=False``), merged with the data module's on the
+    same rule; None when neither saved any. A plain module counts when its ``hparams`` is not empty.
 
     >>> import types
     >>> hyperparameters(types.SimpleNamespace(hparams={"lr": 0.1})), hyperparameters(types.SimpleNamespace())
     ({'lr': 0.1}, None)
+    >>> print(hyperparameters(types.SimpleNamespace(_log_hyperparams=False, hparams_initial={"lr": 0.1})))
+    None
 
     Raises:
         MisconfigurationError: the module and the data module give one key different values.
@@ -66,13 +68,13 @@ def _same(a: Any, b: Any) -> bool:
 
 
 def start_run(loggers: list[Any], module: Any, datamodule: Any = None) -> None:
-    """Lightning's calls at the start of a fit: hyperparameters (when any), the graph, then ``save``."""
+    """Lightning's calls at the start of a fit: hyperparameters (when saved), the graph, ``save``."""
     if not loggers:
         return
     params = hyperparameters(module, datamodule)
     for logger in loggers:
         if params is not None:
-            logger.log_hyperparams(params)
+            _maybe(logger, "log_hyperparams", params)
         _maybe(logger, "log_graph", module)
         _maybe(logger, "save")
 

@@ -55,13 +55,16 @@ def build(base, with_hparams):
             super().__init__()
             torch.manual_seed(0)
             self.layer = torch.nn.Linear(4, 1)
-            if with_hparams:
+            if with_hparams == "saved":
                 if hasattr(self, "save_hyperparameters"):
                     self.save_hyperparameters()
                 else:
                     self.hparams = {"lr": lr}
-            elif hasattr(self, "save_hyperparameters"):
-                self.save_hyperparameters(logger=False)
+            elif with_hparams == "not for the logger":
+                if hasattr(self, "save_hyperparameters"):
+                    self.save_hyperparameters(logger=False)
+                else:
+                    self._log_hyperparams, self.hparams_initial = False, {"lr": lr}
 
         def training_step(self, batch, batch_idx):
             x, y = batch
@@ -78,7 +81,7 @@ def build(base, with_hparams):
     return Net
 
 
-def fit(trainer_cls, base, logger, folder, with_hparams=True):
+def fit(trainer_cls, base, logger, folder, with_hparams="saved"):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         trainer = trainer_cls(logger=logger, default_root_dir=folder, accelerator="cpu", **SETTINGS)
@@ -86,13 +89,17 @@ def fit(trainer_cls, base, logger, folder, with_hparams=True):
     return trainer
 
 
-@pytest.mark.parametrize("with_hparams", [True, False], ids=["hparams", "no hparams"])
+START = {"saved": [("log_hyperparams", {"lr": 0.05})], "none saved": [],
+         "not for the logger": []}
+
+
+@pytest.mark.parametrize("with_hparams", list(START))
 def test_a_lightning_logger_gets_the_same_calls(tmp_path, with_hparams):
     ours, theirs = Recording(tmp_path / "a"), Recording(tmp_path / "b")
     fit(fhooks.Trainer, torch.nn.Module, ours, tmp_path / "a", with_hparams)
     fit(L.Trainer, L.LightningModule, theirs, tmp_path / "b", with_hparams)
     assert ours.calls == theirs.calls
-    expected_start = [("log_hyperparams", {"lr": 0.05})] if with_hparams else []
+    expected_start = START[with_hparams]
     assert theirs.calls[:len(expected_start) + 1] == [*expected_start, ("log_graph", "Net")]
     assert [c[1] for c in theirs.calls if c[0] == "after_save_checkpoint"] == ["epoch=0-step=3.ckpt",
                                                                              "epoch=1-step=6.ckpt"]
