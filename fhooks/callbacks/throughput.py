@@ -58,5 +58,15 @@ class ThroughputMonitor(HookCallback):
     length_fn = property(lambda self: self.hook.length_fn, doc="batch -> number of items, or None.")
     window_size = property(lambda self: self.hook.window_size, doc="Updates the rates are computed over.")
 
+    @property
+    def available_flops(self) -> float | None:
+        """FLOP/s one device can do: the given value, else what ``setup`` found (None: unknown)."""
+        return self.hook.available_flops if self.hook.available_flops is not None else self.state.available_flops
+
+    @property
+    def kwargs(self) -> dict[str, Any]:
+        """The ``throughput_kwargs`` in effect (Lightning's attribute)."""
+        return {k: getattr(self.hook, k) for k in _KWARGS}
+
     def __repr__(self) -> str:
         return "ThroughputMonitor" + repr(self.hook)[len("throughput_monitor"):]
