@@ -80,7 +80,7 @@ def test_checkpoints_go_under_the_first_loggers_run_folder():
     trainer = fit([Recording(), CSVLogger("csv")], Regressor())
     assert trainer.checkpoint_dir == checkpoint_folder(trainer.loggers, trainer.default_root_dir)
     assert os.path.relpath(trainer.checkpoint_dir) == os.path.join("rec", "version_1", "checkpoints")
-    assert sorted(os.listdir(trainer.checkpoint_dir)) == ["epoch=1-step=4.ckpt"]
+    assert sorted(n for n in os.listdir(trainer.checkpoint_dir) if n.endswith(".ckpt")) == ["epoch=1-step=4.ckpt"]
 
 
 class TestHyperparameters:
