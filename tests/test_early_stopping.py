@@ -190,10 +190,8 @@ class TestArguments:
         (dict(patience=-1), "early_stopping: patience=-1 must be an int >= 0"),
         (dict(patience=1.5), "early_stopping: patience=1.5 must be an int >= 0"),
         (dict(patience=True), "early_stopping: patience=True must be an int >= 0"),
-        (dict(min_delta=-0.1), "early_stopping: min_delta=-0.1 must be a finite number >= 0 "
-                               "(the direction comes from mode)"),
-        (dict(min_delta=INF), "early_stopping: min_delta=inf must be a finite number >= 0 "
-                              "(the direction comes from mode)"),
+        (dict(min_delta=INF), "early_stopping: min_delta=inf must be a finite number "
+                              "(the direction comes from mode; below 0 it tolerates a worse value, as Lightning)"),
         (dict(min_delta="0"), "early_stopping: min_delta='0' must be a number"),
         (dict(stopping_threshold="3"), "early_stopping: stopping_threshold='3' must be None or a number"),
         (dict(divergence_threshold=NAN), "early_stopping: divergence_threshold=nan must be None or a number"),

@@ -169,7 +169,9 @@ class TestValues:
         info = RunInfo(optimizers=tuple(OptimizerInfo(type(o).__name__, tuple(
             {k: v for k, v in g.items() if k != "params"} for g in o.param_groups)) for o in (sgd, adam, plain)))
         _, effects = fold(cb, [Event("fit_start", data=info), Event("train_epoch_start", step=7)])
-        interpret(effects[-1], Context(trainer, None, Event("train_epoch_start")))
+        for effect in effects[-2:]:  # the LogOptimizerValues, then the class's Do that keeps Lightning's lrs
+            interpret(effect, Context(trainer, None, Event("train_epoch_start")))
+        assert cb.lrs["lr-SGD/pg2"] == [0.5] and cb.last_momentum_values["lr-Adam-momentum"] == 0.8
         assert logged == [({
             "lr-SGD/pg1": 0.1, "lr-SGD/pg1-momentum": 0.9, "lr-SGD/pg1-weight_decay": 0.01,
             "lr-SGD/pg2": 0.5, "lr-SGD/pg2-momentum": 0.9, "lr-SGD/pg2-weight_decay": 0.01,

@@ -267,3 +267,35 @@ class TestFlops:
 
     def test_no_peak_for_cpu(self):
         assert available_flops("cpu", "bf16-mixed") is None
+
+
+class TestModuleFlops:
+    """As Lightning, the class reads the module's ``flops_per_batch`` when none was given."""
+
+    def fit(self, module, **kwargs):
+        from fhooks import Trainer
+        from fhooks.callbacks import ThroughputMonitor
+        from tests.models import loader
+
+        logged = {}
+        monitor = ThroughputMonitor(lambda batch: batch[0].shape[0], window_size=2, available_flops=1e9, **kwargs)
+        trainer = Trainer(callbacks=[monitor], max_epochs=1, log_every_n_steps=1, enable_progress_bar=False,
+                          enable_model_summary=False, enable_checkpointing=False)
+        trainer.log_metrics = lambda metrics, step=None: logged.update(metrics)
+        trainer.fit(module, loader(32))
+        return logged
+
+    def test_read_from_the_module(self):
+        from tests.models import Regressor
+
+        module = Regressor()
+        module.flops_per_batch = 1000.0
+        assert "train/device/flops_per_sec" in self.fit(module)
+        assert "train/device/flops_per_sec" not in self.fit(Regressor())
+
+    def test_a_given_value_wins(self):
+        from tests.models import Regressor
+
+        module = Regressor()
+        module.flops_per_batch = "not a number"
+        assert "train/device/mfu" in self.fit(module, flops_per_batch=500.0)

@@ -109,7 +109,7 @@ class TestADefaultRun:
         trainer, _ = run
         version = tmp_path / "lightning_logs" / "version_0"
         assert trainer.log_dir == str(version)
-        assert sorted(p.name for p in version.iterdir()) == ["checkpoints", "hparams.yaml", "metrics.csv"]
+        assert sorted(p.name for p in version.iterdir()) == ["checkpoints", "metrics.csv"]  # no hparams: no yaml
         assert [p.name for p in (version / "checkpoints").iterdir() if p.name != LEDGER] == ["epoch=1-step=16.ckpt"]
 
     def test_metrics_csv_has_a_row_per_validation_with_epoch_and_step(self, run, tmp_path):
@@ -200,10 +200,10 @@ class TestLoggerLifecycle:
         assert row == ("log_metrics", {"count": 3, "loss": 0.25, "best": 7}, 1)
         assert [type(v) for v in row[1].values()] == [int, float, int]
 
-    def test_a_module_without_hparams_logs_an_empty_dict(self):
-        logger = Recorder()
+    def test_a_module_without_hparams_logs_none(self):
+        logger = Recorder()  # as Lightning: log_hyperparams only once a module saved hyperparameters
         quiet(logger=logger, max_epochs=1).fit(Regressor(), loader())
-        assert logger.calls[0] == ("log_hyperparams", {})
+        assert logger.calls[0] == ("save",) and "log_hyperparams" not in logger.names()
 
     def test_a_failed_run_is_finalized_as_failed(self):
         class Boom(Regressor):

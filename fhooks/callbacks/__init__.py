@@ -7,6 +7,7 @@ frozenset({'fit_start'})
 
 from fhooks.callbacks.base import Callback, HookCallback
 from fhooks.callbacks.batch_size_finder import BatchSizeFinder
+from fhooks.callbacks.checkpoint import Checkpoint
 from fhooks.callbacks.device_stats import DeviceStatsMonitor
 from fhooks.callbacks.early_stopping import EarlyStopping
 from fhooks.callbacks.finetuning import BackboneFinetuning, BaseFinetuning
@@ -32,6 +33,7 @@ __all__ = [
     "BasePredictionWriter",
     "BatchSizeFinder",
     "Callback",
+    "Checkpoint",
     "DeviceStatsMonitor",
     "EarlyStopping",
     "GradientAccumulationScheduler",

@@ -79,10 +79,14 @@ class Callback:
         return type(self).__qualname__
 
     def step(self, state: None, event: Event) -> tuple[None, Effects]:
+        return state, (self._call(event),)
+
+    def _call(self, event: Event) -> Do:
+        """The ``Do`` effect that calls this instance's ``on_*`` method with Lightning's arguments."""
         method = getattr(self, keyword_for(event.kind))
         args = hook_args(event)
         label = f"{type(self).__qualname__}.{keyword_for(event.kind)}"
-        return state, (Do(lambda ctx: method(ctx.trainer, ctx.module, *args), label),)
+        return Do(lambda ctx: method(ctx.trainer, ctx.module, *args), label)
 
     def state_dict(self) -> dict[str, Any]:
         """What to save in checkpoints; override together with :meth:`load_state_dict`."""
@@ -103,12 +107,15 @@ for _kind in EVENT_KINDS:
     setattr(Callback, keyword_for(_kind), _noop)
 
 
-class HookCallback:
+class HookCallback(Callback):
     """Base of the library's Lightning-named classes: a wrapper around a pure hook.
 
     ``step`` delegates to the wrapped hook and remembers the state it returns,
     so OO users can read Lightning's attributes (``best_score``...) after a run.
-    ``state_dict``/``load_state_dict`` speak plain data.
+    ``state_dict``/``load_state_dict`` speak plain data. A user's subclass may
+    override ``on_*`` methods: each is called (with Lightning's arguments) after
+    the wrapped hook has decided on that event, so ``super()`` is optional and the
+    attributes it reads are already up to date (see :func:`user_kinds`).
     """
 
     hook: HookLike
@@ -135,7 +142,9 @@ class HookCallback:
 
     @property
     def kinds(self) -> frozenset[str] | None:
-        return self.hook.kinds
+        extra = user_kinds(type(self))
+        own = self.hook.kinds
+        return own if not extra or own is None else own | extra
 
     @property
     def state(self) -> Any:
@@ -147,6 +156,14 @@ class HookCallback:
         return type(self).__qualname__
 
     def step(self, state: Any, event: Event) -> tuple[Any, Effects]:
+        extra = user_kinds(type(self))
+        if extra and event.kind in extra:
+            heard = self.hook.kinds
+            if heard is None or event.kind in heard:
+                self._state, effects = self.hook.step(state, event)
+            else:
+                self._state, effects = state, ()
+            return self._state, (*effects, self._call(event))
         self._state, effects = self.hook.step(state, event)
         return self._state, effects
 
@@ -160,3 +177,32 @@ class HookCallback:
 
     def __repr__(self) -> str:
         return f"{type(self).__qualname__}({self.hook!r})"
+
+
+_USER_KINDS: dict[type, frozenset[str]] = {}
+
+
+def user_kinds(cls: type) -> frozenset[str]:
+    """The event kinds whose ``on_*`` method a user's subclass of a library class overrides.
+
+    A method counts when the class defining it lives outside the ``fhooks`` package,
+    so the library's own Lightning-named classes add nothing to their hook.
+
+    >>> from fhooks.callbacks import EarlyStopping
+    >>> user_kinds(EarlyStopping)
+    frozenset()
+    >>> class Noisy(EarlyStopping):
+    ...     def on_train_epoch_end(self, trainer, pl_module):
+    ...         super().on_train_epoch_end(trainer, pl_module)
+    >>> Noisy.__module__ = "my_project"
+    >>> sorted(user_kinds(Noisy))
+    ['train_epoch_end']
+    """
+    if cls not in _USER_KINDS:
+        _USER_KINDS[cls] = frozenset(kind for kind in EVENT_KINDS if _defined_by_user(cls, keyword_for(kind)))
+    return _USER_KINDS[cls]
+
+
+def _defined_by_user(cls: type, name: str) -> bool:
+    owner = next((c for c in cls.__mro__ if name in vars(c)), None)
+    return owner is not None and not (owner.__module__ == "fhooks" or owner.__module__.startswith("fhooks."))

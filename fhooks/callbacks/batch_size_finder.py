@@ -12,7 +12,7 @@ BatchSizeFinder(mode='binsearch', init_val=8)
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import attrs
 
@@ -32,6 +32,9 @@ class BatchSizeFinder(HookCallback):
     Raises:
         InvalidArgument: an argument :func:`~fhooks.hooks.batch_size_finder.batch_size_finder` rejects.
     """
+
+    SUPPORTED_MODES: ClassVar[tuple[str, ...]] = ("power", "binsearch")
+
 
     hook: BatchSizeFinderHook
 

@@ -14,7 +14,7 @@ EarlyStopping('val_loss', patience=1)
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, ClassVar
 
 import attrs
 
@@ -67,6 +67,20 @@ class EarlyStopping(HookCallback):
     wait_count = property(lambda self: self.state.wait_count, doc="Checks since the last improvement.")
     stopped_epoch = property(lambda self: self.state.stopped_epoch, doc="Epoch of the latest stop decision (0: none).")
     best_epoch = property(lambda self: self.state.best_epoch, doc="Epoch of the best check, or None.")
+
+    order_dict: ClassVar[dict[str, str]] = {"min": "<", "max": ">"}
+
+    @property
+    def mode_dict(self) -> dict[str, Any]:
+        """Lightning's ``{"min": torch.lt, "max": torch.gt}``."""
+        import torch
+
+        return {"min": torch.lt, "max": torch.gt}
+
+    @property
+    def monitor_op(self) -> Any:
+        """The comparison that says "better": ``torch.lt`` in ``min`` mode, ``torch.gt`` in ``max``."""
+        return self.mode_dict[self.mode]
 
     @property
     def min_delta(self) -> float:

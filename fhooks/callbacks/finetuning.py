@@ -18,7 +18,10 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from fhooks.callbacks.base import Callback, HookCallback
-from fhooks.hooks.finetuning import BackboneFinetuningHook, backbone_finetuning, multiplicative
+from fhooks.core.effects import Do, Effects
+from fhooks.core.events import Event
+from fhooks.hooks.finetuning import EXTRA_KEY, BackboneFinetuningHook, backbone_finetuning, multiplicative
+from fhooks.hooks.model_effects import BackboneLearningRate
 
 
 def _torch_side() -> Any:
@@ -159,6 +162,7 @@ class BackboneFinetuning(HookCallback, BaseFinetuning):
                  should_align: bool = True, initial_denom_lr: float = 10.0, train_bn: bool = True,
                  verbose: bool = False, rounding: int = 12) -> None:
         BaseFinetuning.__init__(self)
+        self.previous_backbone_lr: float | None = None
         self._wrap(backbone_finetuning(unfreeze_backbone_at_epoch, lambda_func, backbone_initial_ratio_lr,
                                        backbone_initial_lr, should_align, initial_denom_lr, train_bn, verbose,
                                        rounding))
@@ -183,6 +187,17 @@ class BackboneFinetuning(HookCallback, BaseFinetuning):
 
     state_dict = HookCallback.state_dict
     load_state_dict = HookCallback.load_state_dict
+
+    def step(self, state: Any, event: Event) -> tuple[Any, Effects]:
+        """The hook's step; after a ``BackboneLearningRate`` effect, a ``Do`` copies the backbone's new lr into
+        Lightning's ``previous_backbone_lr``."""
+        state, effects = HookCallback.step(self, state, event)
+        if any(isinstance(e, BackboneLearningRate) for e in effects):
+            effects = (*effects, Do(self._keep_backbone_lr, "BackboneFinetuning: keep previous_backbone_lr"))
+        return state, effects
+
+    def _keep_backbone_lr(self, ctx: Any) -> None:
+        self.previous_backbone_lr = ctx.trainer.extra_state.get(EXTRA_KEY, {}).get("previous_backbone_lr")
 
     def __repr__(self) -> str:
         return "BackboneFinetuning" + repr(self.hook)[len("backbone_finetuning"):]

@@ -12,7 +12,7 @@ True
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import attrs
 
@@ -33,6 +33,9 @@ class LearningRateFinder(HookCallback):
     Raises:
         InvalidArgument: an argument :func:`~fhooks.hooks.lr_finder.lr_finder` rejects.
     """
+
+    SUPPORTED_MODES: ClassVar[tuple[str, ...]] = ("linear", "exponential")
+
 
     hook: LRFinderHook
 

@@ -16,12 +16,15 @@
 from __future__ import annotations
 
 import datetime
+import os
 from typing import Any, ClassVar
 
 import attrs
 
 from fhooks.callbacks.base import HookCallback
+from fhooks.callbacks.checkpoint import Checkpoint
 from fhooks.core.serialize import from_data, to_data
+from fhooks.errors import InvalidArgument
 from fhooks.hooks.checkpoint_names import Naming, checkpoint_path
 from fhooks.hooks.model_checkpoint import ModelCheckpoint as ModelCheckpointHook
 from fhooks.hooks.model_checkpoint import model_checkpoint
@@ -30,7 +33,7 @@ _NAMING_ATTRS = ("CHECKPOINT_NAME_LAST", "FILE_EXTENSION", "CHECKPOINT_JOIN_CHAR
                  "STARTING_VERSION")
 
 
-class ModelCheckpoint(HookCallback):
+class ModelCheckpoint(HookCallback, Checkpoint):
     """Save checkpoints periodically and keep the top k by a metric, with Lightning's arguments and attributes.
 
     The class constants (``CHECKPOINT_NAME_LAST``, ``FILE_EXTENSION``...) may be
@@ -115,6 +118,33 @@ class ModelCheckpoint(HookCallback):
         """The path a checkpoint with ``metrics`` gets: ``dirpath/<filled template>[-vN].ckpt``."""
         return checkpoint_path(filename or self.filename, metrics, dirpath=self.dirpath or "", ver=ver,
                                prefix=prefix, auto_insert=self.auto_insert_metric_name, naming=self._naming())
+
+    def check_monitor_top_k(self, trainer: Any, current: Any = None) -> bool:
+        """Whether a checkpoint scoring ``current`` would enter the top k now (Lightning's test; None: no)."""
+        if current is None:
+            return False
+        if self.save_top_k == -1 or len(self.best_k_models) < self.save_top_k:
+            return True
+        kth = float(self.best_k_models[self.kth_best_model_path])
+        return float(current) < kth if self.mode == "min" else float(current) > kth
+
+    def file_exists(self, filepath: str | os.PathLike[str], trainer: Any = None) -> bool:
+        """Whether ``filepath`` exists (Lightning asks rank zero; fhooks writes from rank zero only)."""
+        return os.path.exists(filepath)
+
+    def to_yaml(self, filepath: str | os.PathLike[str] | None = None) -> None:
+        """Write ``best_k_models`` (``{path: score}``) as YAML to ``filepath`` or ``dirpath/best_k_models.yaml``.
+
+        Raises:
+            InvalidArgument: no ``filepath`` and no ``dirpath`` known yet.
+        """
+        from fhooks.loggers.csv_logger import to_yaml, write_text_atomic
+
+        if filepath is None:
+            if not self.dirpath:
+                raise InvalidArgument("ModelCheckpoint.to_yaml: no filepath given and no dirpath yet; pass a filepath")
+            filepath = os.path.join(self.dirpath, "best_k_models.yaml")
+        write_text_atomic(os.fspath(filepath), to_yaml({k: float(v) for k, v in self.best_k_models.items()}))
 
     def state_dict(self) -> dict[str, Any]:
         """The full state as plain data under ``"state"``, with Lightning's keys beside it."""

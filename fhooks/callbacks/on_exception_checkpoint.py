@@ -13,11 +13,12 @@ import os
 from typing import Any, ClassVar
 
 from fhooks.callbacks.base import HookCallback
+from fhooks.callbacks.checkpoint import Checkpoint
 from fhooks.hooks.on_exception_checkpoint import OnExceptionCheckpoint as OnExceptionHook
 from fhooks.hooks.on_exception_checkpoint import on_exception_checkpoint
 
 
-class OnExceptionCheckpoint(HookCallback):
+class OnExceptionCheckpoint(HookCallback, Checkpoint):
     """Save a resumable checkpoint when fit raises; delete it again after a clean run.
 
     Raises:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import difflib
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import attrs
 
@@ -161,6 +161,9 @@ class TQDMProgressBar(ProgressBar):
     ``process_position``: offset the bars by ``2 * process_position`` lines;
     ``leave``: keep each epoch's bar on screen.
     """
+
+    BAR_FORMAT: ClassVar[str] = "{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}, {rate_noinv_fmt}{postfix}]"
+
 
     def __init__(self, refresh_rate: int = 1, process_position: int = 0, leave: bool = False) -> None:
         if isinstance(process_position, bool) or not isinstance(process_position, int) or process_position < 0:

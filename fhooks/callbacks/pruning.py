@@ -10,7 +10,7 @@ ModelPruning('l1_unstructured', parameters_to_prune=[('net.0', 'weight')], amoun
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import attrs
 
@@ -32,6 +32,9 @@ class ModelPruning(HookCallback):
         InvalidArgument: an argument :func:`~fhooks.hooks.pruning.model_pruning` rejects.
         MisconfigurationError: (at ``setup``) a pair naming no parameter of the model.
     """
+
+    PARAMETER_NAMES: ClassVar[tuple[str, ...]] = ("weight", "bias")
+
 
     hook: PruningHook
     _state: PruningState

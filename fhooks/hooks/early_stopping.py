@@ -282,9 +282,9 @@ def early_stopping(monitor: str = "val_loss", *, min_delta: float = 0.0, patienc
     if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
         raise InvalidArgument(f"{_WHERE}: patience={patience!r} must be an int >= 0")
     delta = _number("min_delta", min_delta)
-    if delta < 0 or math.isinf(delta):
-        raise InvalidArgument(f"{_WHERE}: min_delta={min_delta!r} must be a finite number >= 0 "
-                              "(the direction comes from mode)")
+    if math.isinf(delta):
+        raise InvalidArgument(f"{_WHERE}: min_delta={min_delta!r} must be a finite number "
+                              "(the direction comes from mode; below 0 it tolerates a worse value, as Lightning)")
     return EarlyStoppingHook(
         monitor, delta, patience, mode, _flag("strict", strict), _flag("check_finite", check_finite),
         _number("stopping_threshold", stopping_threshold, optional=True),

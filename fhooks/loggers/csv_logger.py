@@ -27,6 +27,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from fhooks.errors import InvalidArgument
+from fhooks.loggers.base import Logger
 
 _VERSION = re.compile(r"version_(\d+)$")
 
@@ -169,7 +170,7 @@ def hparams_dict(params: Mapping[str, Any] | Namespace | None) -> dict[str, Any]
     return dict(params)
 
 
-class RunFolder:
+class RunFolder(Logger):
     """What file loggers share: ``save_dir/name/version_N`` (or ``save_dir/name/<version>`` for a string)."""
 
     def __init__(self, save_dir: str | os.PathLike[str], name: str | None, version: int | str | None,

@@ -31,11 +31,13 @@ from typing import Any
 
 import torch
 
+from fhooks.callbacks.lightning_adapter import adapt_callbacks
 from fhooks.core.combinators import sequence
 from fhooks.core.events import OptimizerInfo, RunInfo, SchedulerInfo
 from fhooks.core.frozendict import frozendict
 from fhooks.core.hook import HookLike, check_hook
 from fhooks.errors import CheckpointClash, InvalidArgument, MisconfigurationError
+from fhooks.loggers import calls as logger_calls
 from fhooks.trainer import checkpoint as ckpt
 from fhooks.trainer import checkpoint_files
 from fhooks.trainer import config as cfg
@@ -148,7 +150,7 @@ class Trainer:
     def _check_callbacks(callbacks: Any) -> list[HookLike]:
         if callbacks is None:
             return []
-        items = [callbacks] if hasattr(callbacks, "step") else list(callbacks)
+        items = adapt_callbacks(callbacks)  # Lightning's Callback objects run through an adapter
         checked = [check_hook(c, f"Trainer: callbacks[{i}]") for i, c in enumerate(items)]
         for i, hook in enumerate(checked):
             cfg.check_nesting(hook, f"callbacks[{i}]")
@@ -226,16 +228,10 @@ class Trainer:
 
     @property
     def checkpoint_dir(self) -> Path:
-        """Where relative checkpoint paths go: the logger's folder or ``default_root_dir``, then ``checkpoints``.
-
-        Resolved (``realpath``) against the working directory of the moment, so a relative
-        ``default_root_dir`` names the same folder as Lightning's and paths are never joined twice.
-        """
-        for logger in self.loggers:
-            log_dir = getattr(logger, "log_dir", None)
-            if log_dir:
-                return Path(os.path.realpath(Path(log_dir) / "checkpoints"))
-        return Path(os.path.realpath(self.default_root_dir / "checkpoints"))
+        """Where relative checkpoint paths go: ``save_dir/name/version_N/checkpoints`` of the first logger, else
+        ``default_root_dir/checkpoints`` (Lightning's folders), resolved (``realpath``) against the working
+        directory of the moment, so a relative ``default_root_dir`` is never joined twice."""
+        return logger_calls.checkpoint_folder(self.loggers, self.default_root_dir)
 
     @property
     def logger(self) -> Any:
@@ -247,6 +243,16 @@ class Trainer:
         """The first logger's folder (``default_root_dir`` without a logger), as Lightning's ``trainer.log_dir``."""
         found = getattr(self.logger, "log_dir", None)
         return os.fspath(found or self.default_root_dir)
+
+    @property
+    def lightning_module(self) -> Any:
+        """The module being run (Lightning's name; what Lightning callbacks read)."""
+        return self.module
+
+    @property
+    def is_global_zero(self) -> bool:
+        """Whether this process is global rank 0, as Lightning's attribute."""
+        return self.global_rank == 0
 
     @property
     def lr_schedulers(self) -> list[Any]:
@@ -306,10 +312,8 @@ class Trainer:
         self._tell_loggers("save")
 
     def log_hyperparams(self, module: Any) -> None:
-        """Give every logger the module's ``hparams`` (an empty dict when it has none) and save."""
-        hparams = getattr(module, "hparams_initial", None) or getattr(module, "hparams", None) or {}
-        self._tell_loggers("log_hyperparams", dict(hparams) if isinstance(hparams, Mapping) else hparams)
-        self._tell_loggers("save")
+        """Give every logger the module's hyperparameters (when there are any, as Lightning), its graph, and save."""
+        logger_calls.start_run(self.loggers, module, getattr(self, "datamodule", None))
 
     def finalize_loggers(self, status: str) -> None:
         """Tell every logger the run ended: ``"success"`` or ``"failed"``."""
@@ -343,6 +347,7 @@ class Trainer:
         self.written_checkpoints.append(target)
         if guard is not None:
             guard.wrote(str(target), run, seq)
+        logger_calls.after_checkpoint(self)
         return target
 
     def remove_checkpoint(self, path: str | os.PathLike[str], even_if_resumed: bool = False) -> None:

@@ -124,6 +124,8 @@ CASES = [
     ("max-thresholds", [0.5, 0.25, 0.75, 1.0], dict(mode="max", stopping_threshold=0.75), {}),
     ("max-divergence", [0.5, 0.75, 0.25], dict(mode="max", divergence_threshold=0.5), {}),
     ("max-min-delta", [1.0, 1.5, 2.0, 2.25, 2.5], dict(mode="max", min_delta=0.5, patience=1), {}),
+    ("negative-min-delta-tolerates-worse", [1.0, 1.25, 1.75, 1.5, 2.5], dict(min_delta=-0.5, patience=1), {}),
+    ("max-negative-min-delta", [2.0, 1.75, 1.0, 1.5, 0.5], dict(mode="max", min_delta=-0.5, patience=1), {}),
     ("max-nan", [1.0, NAN], dict(mode="max"), {}),
     ("check-every-2-epochs", [5.0, 5.0, 5.0, 5.0], dict(patience=1), dict(check_val_every_n_epoch=2)),
     ("val-check-interval-half", [5.0, 4.0, 4.0, 4.0, 4.0, 4.0], dict(patience=2),
