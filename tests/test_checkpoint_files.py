@@ -292,9 +292,7 @@ class TestVersionFolders:
         second.fit(Regressor(), loader(16))
         assert (first.logger.version, second.logger.version) == (0, 1)
         assert files(cwd / "runs") == ["lightning_logs/version_0/checkpoints/epoch=0-step=2.ckpt",
-                                       "lightning_logs/version_0/hparams.yaml",
-                                       "lightning_logs/version_1/checkpoints/epoch=0-step=2.ckpt",
-                                       "lightning_logs/version_1/hparams.yaml"]
+                                       "lightning_logs/version_1/checkpoints/epoch=0-step=2.ckpt"]
 
     def test_loggers_claim_distinct_folders(self, cwd):
         first, second = CSVLogger("logs"), CSVLogger("logs")
