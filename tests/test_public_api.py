@@ -60,6 +60,18 @@ class TestCoreApi:
         code = "import fhooks.core, fhooks.testing, sys; assert 'torch' not in sys.modules"
         subprocess.run([sys.executable, "-c", code], check=True)
 
+    def test_core_loads_no_callbacks_hosts_or_trainer(self):
+        code = ("import fhooks.core, sys; loaded = sorted(m for m in sys.modules if m.startswith(('fhooks.callbacks', "
+                "'fhooks.hosts', 'fhooks.trainer', 'fhooks.hooks'))); print(','.join(loaded))")
+        result = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+        assert result.stdout.strip() == ""
+
+    def test_lazy_names_resolve_to_their_objects(self):
+        from fhooks.callbacks.base import Callback
+        from fhooks.hosts import attach
+
+        assert (fhooks.Callback, fhooks.attach, fhooks.replay.__name__) == (Callback, attach, "replay")
+
 
 class TestTopLevelApi:
     def test_all_is_frozen_and_sorted(self):
