@@ -75,6 +75,15 @@ class CountState:
     inner: Any
 
 
+def _count_state(count: int, inner: Any, new: Any = object.__new__, cls: type = CountState,
+                 set_count: Any = CountState.count.__set__, set_inner: Any = CountState.inner.__set__) -> CountState:  # type: ignore[attr-defined]
+    """``CountState(count, inner)`` at about half the cost: its slots set directly (it has no validators)."""
+    state = new(cls)
+    set_count(state, count)
+    set_inner(state, inner)
+    return state
+
+
 def _passing(inner: Step | None) -> Step | None:
     """A filter's step for a kind it does not count: ``inner`` on the wrapped state, the count kept."""
     if inner is None:
@@ -82,7 +91,7 @@ def _passing(inner: Step | None) -> Step | None:
 
     def step(state: CountState, event: Event) -> tuple[CountState, Effects]:
         new, effects = inner(state.inner, event)
-        return CountState(state.count, new), effects
+        return _count_state(state.count, new), effects
 
     return step
 
@@ -120,9 +129,9 @@ class EveryN:
         def step(state: CountState, event: Event) -> tuple[CountState, Effects]:
             count = state.count + 1
             if count % n:
-                return CountState(count, state.inner), NO_EFFECTS
+                return _count_state(count, state.inner), NO_EFFECTS
             new, effects = inner(state.inner, event)
-            return CountState(count, new), effects
+            return _count_state(count, new), effects
 
         return step
 
@@ -191,9 +200,9 @@ class After:
 
         def step(state: CountState, event: Event) -> tuple[CountState, Effects]:
             if state.count < k:
-                return CountState(state.count + 1, state.inner), NO_EFFECTS
+                return _count_state(state.count + 1, state.inner), NO_EFFECTS
             new, effects = inner(state.inner, event)
-            return CountState(state.count, new), effects
+            return _count_state(state.count, new), effects
 
         return step
 
@@ -252,7 +261,7 @@ class Once:
             if state.count:
                 return state, NO_EFFECTS
             new, effects = inner(state.inner, event)
-            return CountState(1, new), effects
+            return _count_state(1, new), effects
 
         return step
 
@@ -310,9 +319,9 @@ class Until:
             if state.count:
                 return state, NO_EFFECTS
             if pred(event):
-                return CountState(1, state.inner), NO_EFFECTS
+                return _count_state(1, state.inner), NO_EFFECTS
             new, effects = inner(state.inner, event)
-            return CountState(0, new), effects
+            return _count_state(0, new), effects
 
         return step
 
