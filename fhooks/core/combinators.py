@@ -51,6 +51,41 @@ def _route(hooks: tuple[HookLike, ...]) -> dict[str, tuple[int, ...]]:
     return {kind: tuple(i for i, h in enumerate(hooks) if listens(h, kind)) for kind in EVENT_KINDS}
 
 
+#: Sequences up to this many children get their per-kind steps written out as straight-line code.
+_STRAIGHT_LINE_WIDTH = 64
+
+
+def _straight_line(steps: tuple[tuple[int, Step], ...], width: int) -> Step:
+    """A sequence's step for one kind, written out without a loop: each listed child stepped in turn.
+
+    ``steps`` pairs each position that hears the kind with its step; the other positions keep
+    their state. For ``((0, f0), (2, f2))`` in a sequence of 3 the code reads::
+
+        def step(state, event):
+            s0, effects = f0(state[0], event)
+            s2, out = f2(state[2], event)
+            if out:
+                effects = effects + out if effects else out
+            return (s0, state[1], s2), merge_stops(effects) if len(effects) > 1 else effects
+
+    >>> step = _straight_line(((0, lambda s, e: (s + 1, ())), (2, lambda s, e: (s * 2, ("x",)))), 3)
+    >>> step((1, 5, 3), None)
+    ((2, 5, 6), ('x',))
+    """
+    heard = {i for i, _ in steps}
+    first, *rest = steps
+    lines = ["def step(state, event):", f"    s{first[0]}, effects = f{first[0]}(state[{first[0]}], event)"]
+    for i, _ in rest:
+        lines += [f"    s{i}, out = f{i}(state[{i}], event)", "    if out:",
+                  "        effects = effects + out if effects else out"]
+    new = "".join(f"s{i}, " if i in heard else f"state[{i}], " for i in range(width))
+    lines.append(f"    return ({new}), merge_stops(effects) if len(effects) > 1 else effects")
+    namespace: dict[str, Any] = {f"f{i}": step for i, step in steps}
+    namespace["merge_stops"] = merge_stops
+    exec("\n".join(lines), namespace)  # noqa: S102 (code made here from positions only)
+    return namespace["step"]
+
+
 @attrs.frozen(repr=False)
 class Sequence:
     """Every hook sees every event it hears, in order; effects concatenate; state is a tuple.
@@ -84,15 +119,8 @@ class Sequence:
         steps = tuple((i, step) for i, step in enumerate(step_for(h, kind) for h in self.children) if step is not None)
         if not steps:
             return None
-        if len(steps) == 1:
-            ((i, only),) = steps
-
-            def step_one(state: tuple[Any, ...], event: Event) -> tuple[tuple[Any, ...], Effects]:
-                new = list(state)
-                new[i], effects = only(state[i], event)
-                return tuple(new), merge_stops(effects) if len(effects) > 1 else effects
-
-            return step_one
+        if len(self.children) <= _STRAIGHT_LINE_WIDTH:
+            return _straight_line(steps, len(self.children))
 
         def step_all(state: tuple[Any, ...], event: Event) -> tuple[tuple[Any, ...], Effects]:
             new = list(state)
