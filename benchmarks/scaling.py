@@ -3,7 +3,7 @@ and memory against the length of an epoch.
 
 1. fold: 1,000,000 ``train_batch_end`` events through the 5-hook expression of ``overhead.py``;
    the best of ``--repeats`` runs, in wall-clock and in process (CPU) seconds.
-2. hooks: ``fhooks.Trainer`` on the tiny MLP of ``overhead.py``, with N = 0, 1, 10, 100, 1000 hooks,
+2. hooks: the dispatch alone (one ``train_batch_end`` per step folded through N hooks), then ``fhooks.Trainer`` on the tiny MLP of ``overhead.py``, with N = 0, 1, 10, 100, 1000 hooks,
    either all hearing ``train_batch_end`` (a ``Log`` every 50 batches each) or all hearing only
    ``validation_end`` (never sent here: they should cost nothing per step). Runs alternate, round
    after round; the overhead is the median round-by-round difference to N = 0, in µs per step.
@@ -28,7 +28,7 @@ import warnings
 import torch
 
 from benchmarks.overhead import Module, batches, fold_expression, typical_stack
-from fhooks import Event, Log, Trainer, every_n, fold, on, stateful
+from fhooks import Event, Log, Trainer, every_n, fold, on, sequence, stateful
 from fhooks.hooks import early_stopping
 
 torch.set_num_threads(1)
@@ -65,6 +65,18 @@ class Timed(Module):
 
     def on_train_epoch_end(self):
         self.seconds = time.process_time() - self.started
+
+
+def dispatch_cost(n: int, heard: bool, steps: int = 2000, repeats: int = 5) -> float:
+    """µs per step to step ``n`` hooks through one step's ``train_batch_end``, no trainer (best process time)."""
+    expression = sequence(*hooks_of(n, heard))
+    stream = [Event("train_batch_end", step=i, metrics={"loss": 0.5}) for i in range(steps)]
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.process_time()
+        fold(expression, stream)
+        best = min(best, time.process_time() - start)
+    return best / steps * 1e6
 
 
 def fit(callbacks: list, data) -> float:
@@ -149,6 +161,11 @@ def main() -> None:
           f"{cpu:.3f} s process time ({events / cpu:,.0f} events/s)")
 
     counts = [1, 10, 100] if quick else [1, 10, 100, 1000]
+    print("dispatch alone: one step's train_batch_end through N hooks, no trainer (best of 5, process time):")
+    print(f"  {'hooks':>6}{'hearing every batch, us/step':>32}{'hearing no batch, us/step':>28}")
+    for n in counts:
+        print(f"  {n:>6}{dispatch_cost(n, True):>32.2f}{dispatch_cost(n, False):>28.2f}")
+
     steps, rounds = (100, 2) if quick else (500, 7)
     print(f"per-step overhead against the number of hooks ({steps} steps x {rounds} alternating rounds):")
     with warnings.catch_warnings():
