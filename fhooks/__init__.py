@@ -10,7 +10,6 @@ run's events through it and carries out the effects.
 (Stop('third check'),)
 """
 
-from fhooks.callbacks.base import Callback
 from fhooks.core import (
     EVENT_KINDS,
     BatchData,
@@ -50,24 +49,33 @@ from fhooks.core import (
     when,
 )
 from fhooks.core.events import OptimizerInfo, RunInfo
-from fhooks.hosts import attach
 from fhooks.replay import replay
 from fhooks.replay_sweep import sweep
 
 __version__ = "0.1.0"
 
 
+#: Names whose modules load on first use, so ``import fhooks.core`` stays light (no callbacks, hosts or torch).
+_LAZY = {
+    "Callback": "fhooks.callbacks.base",
+    "Trainer": "fhooks.trainer.trainer",
+    "attach": "fhooks.hosts",
+    "LightningModule": "fhooks.lightning",
+    "LightningDataModule": "fhooks.lightning",
+    "seed_everything": "fhooks.lightning",
+}
+
+
 def __getattr__(name: str) -> object:
-    """Import the torch side (``Trainer``) only when it is asked for, so pure users never load torch."""
-    if name == "Trainer":
-        from fhooks.trainer.trainer import Trainer
+    """Import ``Trainer``, ``Callback`` and ``attach`` only when they are asked for."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'fhooks' has no attribute {name!r}")
+    import importlib
 
-        return Trainer
-    if name in ("LightningModule", "LightningDataModule", "seed_everything"):
-        import fhooks.lightning
-
-        return getattr(fhooks.lightning, name)
-    raise AttributeError(f"module 'fhooks' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
 
 
 __all__ = [

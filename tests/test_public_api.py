@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import os
 import subprocess
 import sys
 
@@ -60,6 +61,19 @@ class TestCoreApi:
     def test_core_imports_no_torch(self):
         code = "import fhooks.core, fhooks.testing, sys; assert 'torch' not in sys.modules"
         subprocess.run([sys.executable, "-c", code], check=True)
+
+    def test_core_loads_no_callbacks_hosts_or_trainer(self):
+        code = ("import fhooks.core, sys; loaded = sorted(m for m in sys.modules if m.startswith(('fhooks.callbacks', "
+                "'fhooks.hosts', 'fhooks.trainer', 'fhooks.hooks'))); print(','.join(loaded))")
+        root = os.path.dirname(os.path.dirname(fhooks.__file__))  # this checkout's fhooks, not an installed one
+        result = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True, cwd=root)
+        assert result.stdout.strip() == ""
+
+    def test_lazy_names_resolve_to_their_objects(self):
+        from fhooks.callbacks.base import Callback
+        from fhooks.hosts import attach
+
+        assert (fhooks.Callback, fhooks.attach, fhooks.replay.__name__) == (Callback, attach, "replay")
 
 
 class TestTopLevelApi:

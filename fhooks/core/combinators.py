@@ -20,7 +20,7 @@ import attrs
 
 from fhooks.core.effects import NO_EFFECTS, Effect, EffectLike, Effects, as_effects, merge_stops
 from fhooks.core.events import EVENT_KINDS, Event, check_kinds
-from fhooks.core.hook import HookLike, check_hook, listens
+from fhooks.core.hook import HookLike, Step, StepTable, check_hook, listens, step_for
 from fhooks.errors import InvalidArgument
 
 
@@ -51,17 +51,56 @@ def _route(hooks: tuple[HookLike, ...]) -> dict[str, tuple[int, ...]]:
     return {kind: tuple(i for i, h in enumerate(hooks) if listens(h, kind)) for kind in EVENT_KINDS}
 
 
+#: Sequences up to this many children get their per-kind steps written out as straight-line code.
+_STRAIGHT_LINE_WIDTH = 64
+
+
+def _straight_line(steps: tuple[tuple[int, Step], ...], width: int) -> Step:
+    """A sequence's step for one kind, written out without a loop: each listed child stepped in turn.
+
+    ``steps`` pairs each position that hears the kind with its step; the other positions keep
+    their state. For ``((0, f0), (2, f2))`` in a sequence of 3 the code reads::
+
+        def step(state, event):
+            s0, effects = f0(state[0], event)
+            s2, out = f2(state[2], event)
+            if out:
+                effects = effects + out if effects else out
+            return (s0, state[1], s2), merge_stops(effects) if len(effects) > 1 else effects
+
+    >>> step = _straight_line(((0, lambda s, e: (s + 1, ())), (2, lambda s, e: (s * 2, ("x",)))), 3)
+    >>> step((1, 5, 3), None)
+    ((2, 5, 6), ('x',))
+    """
+    heard = {i for i, _ in steps}
+    first, *rest = steps
+    lines = ["def step(state, event):", f"    s{first[0]}, effects = f{first[0]}(state[{first[0]}], event)"]
+    for i, _ in rest:
+        lines += [f"    s{i}, out = f{i}(state[{i}], event)", "    if out:",
+                  "        effects = effects + out if effects else out"]
+    new = "".join(f"s{i}, " if i in heard else f"state[{i}], " for i in range(width))
+    lines.append(f"    return ({new}), merge_stops(effects) if len(effects) > 1 else effects")
+    namespace: dict[str, Any] = {f"f{i}": step for i, step in steps}
+    namespace["merge_stops"] = merge_stops
+    exec("\n".join(lines), namespace)  # noqa: S102 (code made here from positions only)
+    return namespace["step"]
+
+
 @attrs.frozen(repr=False)
 class Sequence:
-    """Every hook sees every event it hears, in order; effects concatenate; state is a tuple."""
+    """Every hook sees every event it hears, in order; effects concatenate; state is a tuple.
+
+    Each event kind gets its own step the first time it is seen: it visits only the
+    children that hear that kind, through their own per-kind steps (see ``step_for``).
+    """
 
     children: tuple[HookLike, ...]
     shape_name = "sequence"
-    _routes: dict[str, tuple[int, ...]] = attrs.field(init=False, eq=False, repr=False)
+    _steps: StepTable = attrs.field(init=False, eq=False, repr=False)
     kinds: frozenset[str] | None = attrs.field(init=False, eq=False)
 
     def __attrs_post_init__(self) -> None:
-        object.__setattr__(self, "_routes", _route(self.children))
+        object.__setattr__(self, "_steps", StepTable(self, self._compile))
         object.__setattr__(self, "kinds", _union_kinds(self.children))
 
     @property
@@ -69,24 +108,30 @@ class Sequence:
         return tuple(h.init for h in self.children)
 
     def step(self, state: tuple[Any, ...], event: Event) -> tuple[tuple[Any, ...], Effects]:
-        positions = self._routes[event.kind]
-        if not positions:
-            return state, NO_EFFECTS
-        children = self.children
-        new = list(state)
-        effects: Effects = NO_EFFECTS
-        for i in positions:
-            result = children[i].step(state[i], event)
-            if result.__class__ is not tuple or len(result) != 2 or result[1].__class__ is not tuple:
-                from fhooks.core.fold import step_output
+        step = self._steps[event.kind]
+        return (state, NO_EFFECTS) if step is None else step(state, event)
 
-                result = step_output(children[i], result)
-            new[i], out = result
-            if out:
-                effects = effects + out if effects else out
-        if len(effects) > 1:
-            effects = merge_stops(effects)
-        return tuple(new), effects
+    def step_for(self, kind: str) -> Step | None:
+        """The step for events of ``kind``: only the children that hear it, in order; None if none does."""
+        return self._steps[kind]
+
+    def _compile(self, kind: str) -> Step | None:
+        steps = tuple((i, step) for i, step in enumerate(step_for(h, kind) for h in self.children) if step is not None)
+        if not steps:
+            return None
+        if len(self.children) <= _STRAIGHT_LINE_WIDTH:
+            return _straight_line(steps, len(self.children))
+
+        def step_all(state: tuple[Any, ...], event: Event) -> tuple[tuple[Any, ...], Effects]:
+            new = list(state)
+            effects: Effects = NO_EFFECTS
+            for i, step in steps:
+                new[i], out = step(state[i], event)
+                if out:
+                    effects = effects + out if effects else out
+            return tuple(new), merge_stops(effects) if len(effects) > 1 else effects
+
+        return step_all
 
     def __repr__(self) -> str:
         return f"sequence({', '.join(map(repr, self.children))})"
@@ -138,6 +183,16 @@ class When:
         if self.pred(event):
             return self.hook.step(state, event)
         return state, NO_EFFECTS
+
+    def step_for(self, kind: str) -> Step | None:
+        inner, pred = step_for(self.hook, kind), self.pred
+        if inner is None:
+            return None
+
+        def step(state: Any, event: Event) -> tuple[Any, Effects]:
+            return inner(state, event) if pred(event) else (state, NO_EFFECTS)
+
+        return step
 
     def __repr__(self) -> str:
         return f"when({fn_name(self.pred)}, {self.hook!r})"
@@ -236,10 +291,22 @@ class MapEffects:
 
     def step(self, state: Any, event: Event) -> tuple[Any, Effects]:
         state, effects = self.hook.step(state, event)
-        if not effects:
-            return state, effects
+        return state, self._rewrite(effects) if effects else effects
+
+    def step_for(self, kind: str) -> Step | None:
+        inner, rewrite = step_for(self.hook, kind), self._rewrite
+        if inner is None:
+            return None
+
+        def step(state: Any, event: Event) -> tuple[Any, Effects]:
+            state, effects = inner(state, event)
+            return state, rewrite(effects) if effects else effects
+
+        return step
+
+    def _rewrite(self, effects: Effects) -> Effects:
         where = f"map_effects({fn_name(self.fn)})"
-        return state, tuple(e for effect in effects for e in as_effects(self.fn(effect), where))
+        return tuple(e for effect in effects for e in as_effects(self.fn(effect), where))
 
     def __repr__(self) -> str:
         return f"map_effects({fn_name(self.fn)}, {self.hook!r})"
@@ -304,6 +371,17 @@ class RankZero:
     def step(self, state: Any, event: Event) -> tuple[Any, Effects]:
         state, effects = self.hook.step(state, event)
         return state, effects if event.rank == 0 else NO_EFFECTS
+
+    def step_for(self, kind: str) -> Step | None:
+        inner = step_for(self.hook, kind)
+        if inner is None:
+            return None
+
+        def step(state: Any, event: Event) -> tuple[Any, Effects]:
+            state, effects = inner(state, event)
+            return state, effects if event.rank == 0 else NO_EFFECTS
+
+        return step
 
     def __repr__(self) -> str:
         return f"rank_zero({self.hook!r})"

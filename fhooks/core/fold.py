@@ -17,7 +17,7 @@ from typing import Any
 
 from fhooks.core.effects import Effects
 from fhooks.core.events import Event
-from fhooks.core.hook import HookLike, check_hook
+from fhooks.core.hook import HookLike, StepTable, check_hook
 from fhooks.errors import InvalidArgument, InvalidStepOutput
 
 _UNSET: Any = object()
@@ -40,14 +40,15 @@ def fold(hook: HookLike, events: Iterable[Event], state: Any = _UNSET) -> tuple[
     """
     check_hook(hook, "fold")
     state = hook.init if state is _UNSET else state
-    step, kinds = hook.step, hook.kinds
+    steps = StepTable(hook)  # each kind's step, made when the kind first comes
     effects: list[Any] = []
     extend = effects.extend
     for i, event in enumerate(events):
         if event.__class__ is not Event:
             _not_an_event(event, i)
-        if kinds is None or event.kind in kinds:
-            state, out = step_output(hook, step(state, event))
+        step = steps[event.kind]
+        if step is not None:
+            state, out = step(state, event)
             if out:
                 extend(out)
     return state, tuple(effects)
@@ -85,9 +86,10 @@ def scan(hook: HookLike, events: Iterable[Event], state: Any = _UNSET) -> Iterat
     """
     check_hook(hook, "scan")
     state = hook.init if state is _UNSET else state
-    step, kinds = hook.step, hook.kinds
+    steps = StepTable(hook)
     for event in events:
-        if kinds is None or event.kind in kinds:
+        step = steps[event.kind]
+        if step is not None:
             state, out = step(state, event)
             yield state, out
         else:

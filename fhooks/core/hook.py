@@ -124,3 +124,58 @@ def listens(hook: HookLike, kind: str) -> bool:
     """Whether ``hook`` hears events of ``kind``."""
     kinds = hook.kinds
     return kinds is None or kind in kinds
+
+
+def step_for(hook: HookLike, kind: str) -> Step | None:
+    """``hook``'s step for events of ``kind`` alone, or None when ``hook`` does not hear ``kind``.
+
+    A hook may specialise its step per kind with a ``step_for(kind)`` method (the combinators
+    do: a sequence steps only the children that hear ``kind``); any other hook steps as itself.
+    The result behaves as ``hook.step`` on every event of ``kind``.
+
+    >>> from fhooks.core import every_n, on, sequence
+    >>> expression = sequence(on("fit_start", print), every_n(2, on("fit_end", print)))
+    >>> step_for(expression, "setup") is None, step_for(on("fit_start", print), "fit_start") is not None
+    (True, True)
+    """
+    specialise = getattr(hook, "step_for", None)
+    if specialise is not None:
+        return specialise(kind)
+    if not listens(hook, kind):
+        return None
+    step = hook.step
+    return step if getattr(step, "__module__", "").startswith("fhooks.") else _checked(hook, step)
+
+
+def _checked(hook: HookLike, step: Step) -> Step:
+    """A step written outside fhooks, whose result is checked to be a ``(state, effects)`` pair (a clear error if
+    not, rather than a failure deep inside a combinator)."""
+
+    def checked_step(state: Any, event: Any) -> Any:
+        result = step(state, event)
+        if result.__class__ is tuple and len(result) == 2 and result[1].__class__ is tuple:
+            return result
+        from fhooks.core.fold import step_output
+
+        return step_output(hook, result)  # raises InvalidStepOutput naming the hook and what it returned
+
+    return checked_step
+
+
+class StepTable(dict):
+    """``kind -> step_for(hook, kind)``, each entry made the first time its kind is asked for.
+
+    >>> from fhooks.core import on
+    >>> table = StepTable(on("fit_end", print))
+    >>> table["fit_start"] is None, callable(table["fit_end"]), sorted(table)
+    (True, True, ['fit_end', 'fit_start'])
+    """
+
+    def __init__(self, hook: HookLike, make: Callable[[str], Step | None] | None = None) -> None:
+        super().__init__()
+        self.make = make or (lambda kind: step_for(hook, kind))
+
+    def __missing__(self, kind: str) -> Step | None:
+        step = self[kind] = self.make(kind)
+        return step
+

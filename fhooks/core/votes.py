@@ -16,7 +16,7 @@ from typing import Any
 
 import attrs
 
-from fhooks.core.combinators import Sequence, _route, _union_kinds
+from fhooks.core.combinators import _route, _union_kinds
 from fhooks.core.effects import NO_EFFECTS, Effect, Effects, Stop, merge_stops
 from fhooks.core.events import Event
 from fhooks.core.hook import HookLike, check_hook
@@ -41,7 +41,9 @@ class Votes:
     _routes: dict[str, tuple[int, ...]] = attrs.field(init=False, eq=False, repr=False)
     kinds: frozenset[str] | None = attrs.field(init=False, eq=False)
 
-    __attrs_post_init__ = Sequence.__attrs_post_init__
+    def __attrs_post_init__(self) -> None:
+        object.__setattr__(self, "_routes", _route(self.children))
+        object.__setattr__(self, "kinds", _union_kinds(self.children))
 
     @property
     def shape_name(self) -> str:

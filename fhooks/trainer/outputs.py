@@ -159,9 +159,20 @@ def _is_scalar_tensor(value: Any) -> bool:
 
 
 def _stacked_dot(scalars: list[tuple[torch.Tensor, int]]) -> torch.Tensor:
-    """``sum(value * weight)`` of scalar tensors as one float64 tensor on their device (no host sync)."""
-    values = torch.stack([v for v, _ in scalars]).double()
-    return values.dot(torch.tensor([w for _, w in scalars], dtype=torch.float64, device=values.device))
+    """``sum(value * weight)`` of scalar tensors as one float64 tensor on their device (no host sync).
+
+    Values are stacked one dtype at a time: a stack of mixed dtypes (the float64 mean of the last
+    collapse among float32 losses) takes torch's slow path, several µs per value.
+    """
+    by_dtype: dict[torch.dtype, list[tuple[torch.Tensor, int]]] = {}
+    for value, weight in scalars:
+        by_dtype.setdefault(value.dtype, []).append((value, weight))
+    total = None
+    for group in by_dtype.values():
+        values = torch.stack([v for v, _ in group]).double()
+        part = values.dot(torch.tensor([w for _, w in group], dtype=torch.float64, device=values.device))
+        total = part if total is None else total + part
+    return total
 
 
 def _collapsed(items: list[tuple[Any, int]]) -> tuple[Any, int]:
