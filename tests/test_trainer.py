@@ -249,7 +249,7 @@ class TestEffects:
         (decision,) = trainer.decisions
         assert decision.effect == Stop("enough")
         assert (decision.event.kind, decision.event.epoch, decision.event.step) == ("train_epoch_end", 1, 16)
-        assert str(decision) == "train_epoch_end (epoch 1, step 16, batch 0): Stop('enough')"
+        assert str(decision) == "train_epoch_end (epoch 1, step 16): Stop('enough')"
 
     def test_set_learning_rates_and_accumulation(self):
         hooks = [on("train_epoch_start", lambda e: [SetLearningRates((0.5,)), SetAccumulation(4)] if e.epoch == 1 else None)]

@@ -6,7 +6,7 @@ never its ``data``: the batch, the outputs and the loss are not kept alive by th
 >>> from fhooks.core import Event, Stop
 >>> d = Decision.of(Event("validation_end", epoch=2, step=6, metrics={"val_loss": 0.5}, data=[1.0] * 1000), Stop("x"))
 >>> print(d)
-validation_end (epoch 2, step 6, batch 0): Stop('x')
+validation_end (epoch 2, step 6): Stop('x')
 >>> d.event.data is None, d.metrics["val_loss"]
 (True, 0.5)
 """
@@ -19,7 +19,7 @@ from typing import Any
 import attrs
 
 from fhooks.core.effects import Effect
-from fhooks.core.events import Event
+from fhooks.core.events import EVENT_KINDS, Event
 from fhooks.core.frozendict import EMPTY, frozendict
 
 
@@ -63,4 +63,10 @@ class Decision:
         return Event(self.kind, self.stage, self.epoch, self.step, self.batch_idx, self.time, self.metrics)
 
     def __str__(self) -> str:
-        return f"{self.kind} (epoch {self.epoch}, step {self.step}, batch {self.batch_idx}): {self.effect!r}"
+        batch = f", batch {self.batch_idx}" if self.kind in _IN_BATCH else ""  # an epoch-end event has no batch
+        return f"{self.kind} (epoch {self.epoch}, step {self.step}{batch}): {self.effect!r}"
+
+
+#: The event kinds that happen inside a batch, whose batch index means something.
+_IN_BATCH = frozenset(k for k in EVENT_KINDS if "_batch_" in k) | {
+    "before_backward", "after_backward", "before_optimizer_step", "before_zero_grad", "exception"}

@@ -10,7 +10,7 @@ drives its hooks with a :class:`Runner`.
 >>> runner.step(Event("validation_end", epoch=1))
 stopping: enough
 >>> [str(d) for d in runner.decisions]
-["validation_end (epoch 1, step 0, batch 0): Stop('enough')"]
+["validation_end (epoch 1, step 0): Stop('enough')"]
 """
 
 from __future__ import annotations

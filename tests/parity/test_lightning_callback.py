@@ -154,7 +154,7 @@ class TestCallback:
             lambda_hook(on_train_epoch_end=lambda e: Stop("two epochs") if e.epoch == 1 else None))
         trainer = fit(callback)
         assert (trainer.current_epoch, trainer.global_step, callback.stop_reason) == (2, 8, "two epochs")
-        assert [str(d) for d in callback.decisions] == ["train_epoch_end (epoch 1, step 8, batch 0): Stop('two epochs')"]
+        assert [str(d) for d in callback.decisions] == ["train_epoch_end (epoch 1, step 8): Stop('two epochs')"]
 
     def test_not_a_hook_is_refused(self):
         with pytest.raises(InvalidArgument, match=r"as_callback: expected a hook .* got 3"):
