@@ -18,6 +18,7 @@ from fhooks.errors import MisconfigurationError
 from fhooks.lightning import run as lightning
 from fhooks.lightning.hooks import overridden
 from fhooks.trainer import checkpoint as ckpt
+from fhooks.trainer import lightning_layout
 from fhooks.trainer import checkpoint_files, module_step, moments, restore
 from fhooks.trainer.config import check_batches, limited
 from fhooks.trainer.logbook import float_metrics
@@ -647,10 +648,10 @@ def build_checkpoint(trainer: Any, weights_only: bool) -> dict[str, Any]:
         **lightning.checkpoint_entries(module, trainer.datamodule),
     }
     if weights_only:
-        return checkpoint
+        return {**checkpoint, "pytorch-lightning_version": lightning_layout.LIGHTNING_VERSION}
     d = trainer.dispatcher
     if trainer.handling_exception and trainer.resuming is not None:
-        return dict(trainer.resuming.checkpoint)
+        return _in_lightning_layout(trainer, dict(trainer.resuming.checkpoint))
     where = moments.checkpoint_entries(trainer)
     should_stop, stop_reasons = where.pop("stop", (trainer.should_stop, tuple(trainer.stop_reasons)))
     hook_state = where.pop("hook_state", d.state)
@@ -672,7 +673,13 @@ def build_checkpoint(trainer: Any, weights_only: bool) -> dict[str, Any]:
     if trainer.scaler is not None:
         checkpoint["scaler"] = trainer.scaler.state_dict()
     d.emit("save_checkpoint", data=checkpoint)
-    return checkpoint
+    return _in_lightning_layout(trainer, checkpoint)
+
+
+def _in_lightning_layout(trainer: Any, checkpoint: dict[str, Any]) -> dict[str, Any]:
+    return lightning_layout.to_lightning(checkpoint, batches=getattr(trainer, "num_training_batches", None),
+                                         position=checkpoint.get("position"),
+                                         accumulate=trainer.accumulate_grad_batches)
 
 
 def _callback_states(trainer: Any) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from fhooks.core.hook import HookLike, instances, shape
 from fhooks.core.serialize import from_data, to_data
 from fhooks.errors import CheckpointMismatch, CorruptCheckpoint, HookStateWarning, InvalidArgument
 from fhooks.trainer import checkpoint as ckpt
+from fhooks.trainer import lightning_layout
 from fhooks.trainer.outputs import EpochMeans
 from fhooks.trainer.position import Position
 
@@ -166,7 +167,7 @@ def read(path: Any) -> dict[str, Any]:
     if Path(path).is_dir():
         raise CorruptCheckpoint(f"{where} is a folder, not a checkpoint file; pass the path of a .ckpt file in it "
                                 f"(for instance {str(Path(path) / 'last.ckpt')!r})")
-    checkpoint = ckpt.read(path)
+    checkpoint = lightning_layout.flat(ckpt.read(path))
     if "fhooks_version" not in checkpoint and "pytorch-lightning_version" in checkpoint:
         raise CheckpointMismatch(f"{where} was written by Lightning {checkpoint['pytorch-lightning_version']}; "
                                  "fhooks resumes only its own checkpoints. Load its weights with "
