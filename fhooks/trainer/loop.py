@@ -75,7 +75,7 @@ def _is_loader(value: Any) -> bool:
 
 
 def _autocast(trainer: Any) -> Any:
-    if trainer.precision == "32":
+    if trainer.precision == "32-true":
         return contextlib.nullcontext()
     dtype = torch.bfloat16 if trainer.precision == "bf16-mixed" else torch.float16
     return torch.autocast(trainer.device.type, dtype=dtype)
@@ -109,18 +109,18 @@ def fit(trainer: Any, module: Any, train_loaders: Any, val_loaders: Any, ckpt_pa
             check_batches(_length(val_loader), trainer.limits["validate"], "limit_val_batches")
         total = limited(_length(trainer.train_loader), trainer.limits["fit"])
         trainer.num_training_batches = total
-        trainer.num_val_batches = _eval_total(trainer.val_loaders, trainer.limits["validate"]) or 0
+        trainer.num_val_total = _eval_total(trainer.val_loaders, trainer.limits["validate"]) or 0
         plan = restore.prepare(trainer, module, ckpt_path) if ckpt_path is not None else None
         trainer.resuming = plan  # until training starts, an exception checkpoint is the one resumed from
         counts = {"num_sanity_val_batches": _sanity_total(trainer),
                   "existing_checkpoints": _existing_files(trainer, None if plan is None else plan.checkpoint)}
-        d.emit("setup", data=trainer.run_info(total, trainer.num_val_batches, **counts))
+        d.emit("setup", data=trainer.run_info(total, trainer.num_val_total, **counts))
         if plan is not None:
             restore.model_and_hooks(trainer, module, plan)
         trainer.log_hyperparams(module)
         if not trainer.optimizers:
             _configure_optimizers(trainer, module)
-        d.emit("fit_start", data=trainer.run_info(total, trainer.num_val_batches, **counts))
+        d.emit("fit_start", data=trainer.run_info(total, trainer.num_val_total, **counts))
         if trainer.reload_train_dataloader:
             _reload_train_loader(trainer, module)
         if plan is not None:
@@ -354,7 +354,7 @@ def _train_batch(trainer: Any, module: Any, batch: Any, batch_idx: int, last: bo
             return False
     if trainer.step_mode is None:
         book.fx = "training_step"
-        if trainer.precision == "32":
+        if trainer.precision == "32-true":
             output = module.training_step(batch, batch_idx)
         else:
             with _autocast(trainer):
@@ -499,7 +499,7 @@ def _run_eval(trainer: Any, module: Any, stage: str, loaders: list[Any], limit_o
     lightning.model_mode(module, prefix, "eval")
     d.emit(f"{prefix}_start", stage)
     d.emit(f"{prefix}_epoch_start", stage)
-    with torch.no_grad():
+    with trainer.settings.no_grad():
         for idx, loader in enumerate(loaders):
             count = _eval_batches(loader, limit, limit_override)
             for batch_idx, batch in enumerate(loader):
@@ -574,6 +574,7 @@ def evaluate(trainer: Any, stage: str, module: Any, loaders: Any, ckpt_path: Any
             raise MisconfigurationError(f"Trainer.{stage}: no data; pass dataloaders or define {method}()")
         if ckpt_path is not None:
             module.load_state_dict(ckpt.read(ckpt_path)["state_dict"])
+        setattr(trainer, "test_loaders" if stage == "test" else "val_loaders", found)
         total = _eval_total(found, trainer.limits[stage])
         counts = {"num_val_batches": total or 0} if stage == "validate" else {"num_test_batches": total}
         d.emit("setup", stage, data=trainer.run_info(**counts))
@@ -609,7 +610,7 @@ def predict(trainer: Any, module: Any, loaders: Any, ckpt_path: Any) -> list[Any
         d.emit("predict_start", "predict")
         d.emit("predict_epoch_start", "predict")
         predictions: list[Any] = []
-        with torch.no_grad():
+        with trainer.settings.no_grad():
             for idx, loader in enumerate(found):
                 count = limited(_length(loader), trainer.limits["predict"])
                 for batch_idx, batch in enumerate(loader):
