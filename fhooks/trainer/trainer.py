@@ -353,7 +353,8 @@ class Trainer(TrainerSurface):
                 fn(*args)
 
     def save_checkpoint(self, path: str | os.PathLike[str], weights_only: bool = False) -> Path:
-        """Write a checkpoint atomically; relative paths go to :attr:`checkpoint_dir`.
+        """Write a checkpoint atomically; a relative path is relative to the working directory, as Lightning's
+        (a ``SaveCheckpoint`` effect's relative path goes to :attr:`checkpoint_dir`).
 
         During a fit, a path in a checkpoint folder must resolve inside it and may replace only a file
         this run wrote (see :mod:`fhooks.trainer.checkpoint_files`).
@@ -362,7 +363,7 @@ class Trainer(TrainerSurface):
             CheckpointClash: the path escapes its checkpoint folder or names a file this run did not write
                 (while an exception is being handled: a warning instead, so that exception propagates).
         """
-        target = resolve(os.fspath(path), self.checkpoint_dir)
+        target = Path(os.path.abspath(path))
         guard, run = self.file_guard, checkpoint_files.run_id(self)
         if guard is not None and not checkpoint_files.may_write(guard, str(target), run, self.handling_exception):
             return target
