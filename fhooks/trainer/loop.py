@@ -426,7 +426,7 @@ def _optimizer_step(trainer: Any, optimizer: Any, batch_idx: int, heard: frozens
         return
     if trainer.gradient_clip_val:
         params = [p for g in optimizer.param_groups for p in g["params"]]
-        if trainer.gradient_clip_algorithm == "norm":
+        if trainer.gradient_clip_algorithm in (None, "norm"):
             torch.nn.utils.clip_grad_norm_(params, trainer.gradient_clip_val)
         else:
             torch.nn.utils.clip_grad_value_(params, trainer.gradient_clip_val)

@@ -89,9 +89,9 @@ class Trainer(TrainerSurface):
         gradient_clip_val: float | None = None,
         gradient_clip_algorithm: str | None = None,
         default_root_dir: str | os.PathLike[str] | None = None,
-        enable_checkpointing: bool = True,
-        enable_progress_bar: bool = True,
-        enable_model_summary: bool = True,
+        enable_checkpointing: bool | None = None,
+        enable_progress_bar: bool | None = None,
+        enable_model_summary: bool | None = None,
         logger: Any = None,
         log_every_n_steps: int | None = None,
         precision: str | int | None = None,
@@ -121,7 +121,8 @@ class Trainer(TrainerSurface):
                                                limit_predict_batches, val_check_interval))
         num_sanity_val_steps = 2 if num_sanity_val_steps is None else num_sanity_val_steps
         log_every_n_steps = 50 if log_every_n_steps is None else log_every_n_steps
-        gradient_clip_algorithm = gradient_clip_algorithm or "norm"
+        enable_checkpointing, enable_progress_bar, enable_model_summary = (
+            True if v is None else v for v in (enable_checkpointing, enable_progress_bar, enable_model_summary))
         self.callbacks = self._check_callbacks(callbacks)
         self.max_epochs = cfg.check_positive(max_epochs, "max_epochs", allow_none=True, minimum=-1)
         self.min_epochs = cfg.check_positive(min_epochs, "min_epochs", allow_none=True, minimum=0)
@@ -140,8 +141,9 @@ class Trainer(TrainerSurface):
         self.num_sanity_val_steps = cfg.check_positive(num_sanity_val_steps, "num_sanity_val_steps", minimum=-1)
         self.accumulate_grad_batches = cfg.check_positive(accumulate_grad_batches, "accumulate_grad_batches")
         self.gradient_clip_val = cfg.check_clip(gradient_clip_val)
-        if gradient_clip_algorithm not in ("norm", "value"):
-            raise InvalidArgument(f"Trainer: gradient_clip_algorithm={gradient_clip_algorithm!r}; accepted: 'norm', 'value'")
+        if gradient_clip_algorithm not in (None, "norm", "value"):
+            raise InvalidArgument(f"Trainer: gradient_clip_algorithm={gradient_clip_algorithm!r}; accepted: 'norm', "
+                                  "'value' or None ('norm')")
         self.gradient_clip_algorithm = gradient_clip_algorithm
         self.default_root_dir = os.path.normpath(os.path.expanduser(os.fspath(default_root_dir or os.getcwd())))
         self.enable_checkpointing = enable_checkpointing
