@@ -469,7 +469,11 @@ def _validate_in_fit(trainer: Any, module: Any) -> None:
     moments.boundary(trainer, keep_rng=True)
     trainer.mid_moment = True  # a checkpoint written before validation_end goes back to the boundary
     trainer.training = False
-    _run_eval(trainer, module, "fit", trainer.val_loaders, None)
+    trainer.validating_in_fit = True
+    try:
+        _run_eval(trainer, module, "fit", trainer.val_loaders, None)
+    finally:
+        trainer.validating_in_fit = False
     trainer.training = True
     lightning.model_mode(module, "validation", "train")
 

@@ -72,10 +72,18 @@ class TrainerSurface:
             return None
         if getattr(self, "sanity_checking", False):
             return "sanity_check"
-        if getattr(self, "training", False):
-            return "train"
-        stage = getattr(self, "stage", None)
-        return {"validate": "validate", "test": "test", "predict": "predict", "fit": "validate"}.get(stage)
+        if self._state.fn == "fit":
+            return "validate" if self.__dict__.get("validating_in_fit") else "train"
+        return self._state.fn
+
+    @property
+    def training(self) -> bool:
+        """Whether fit is running outside its validations and sanity check (Lightning's: the stage is "train")."""
+        return self.state.stage == "train"
+
+    @training.setter
+    def training(self, value: bool) -> None:
+        self.__dict__["_training_batches"] = bool(value)  # the loop's own mark; what users read is the stage
 
     @contextlib.contextmanager
     def _running(self, fn: str) -> Iterator[None]:
@@ -111,8 +119,29 @@ class TrainerSurface:
 
     @property
     def evaluating(self) -> bool:
-        """Whether a validation or test is running."""
-        return self.state.stage in ("validate", "test")
+        """Whether a validation, test or sanity check is running."""
+        return self.state.stage in ("validate", "test", "sanity_check")
+
+    barebones = property(lambda self: self.settings.barebones, doc="``barebones`` as given (False).")
+    overfit_batches = property(lambda self: self.settings.overfit_batches, doc="``overfit_batches`` (0.0).")
+    reload_dataloaders_every_n_epochs = property(lambda self: self.settings.reload_dataloaders_every_n_epochs,
+                                                 doc="``reload_dataloaders_every_n_epochs`` (0).")
+
+    @property
+    def profiler(self) -> str | None:
+        """``profiler`` as given: None or "simple" (Lightning gives a profiler object; fhooks times with callbacks)."""
+        return self.settings.profiler
+
+    @property
+    def fit_loop(self) -> Any:
+        """Lightning's fit-loop progress counters, read-only: ``fit_loop.epoch_progress.current.completed``,
+        ``fit_loop.epoch_loop.batch_progress.current.ready``... (what a checkpoint in Lightning's layout holds)."""
+        from fhooks.trainer.lightning_layout import fit_loop
+
+        position = getattr(self, "position", None)
+        state = fit_loop(self.current_epoch, self.global_step, getattr(self, "num_training_batches", None) or 0,
+                         position.to_plain() if position is not None else None, self.accumulate_grad_batches)
+        return _view(state)
 
     @property
     def received_sigterm(self) -> bool:
@@ -275,6 +304,29 @@ class TrainerSurface:
             return limited(len(loader), self.limits["fit"])
         except TypeError:
             return None
+
+
+class _Counters:
+    """Attribute access to a nested dict of counters (``a.b.c`` for ``{"a": {"b": {"c": 1}}}``)."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.__dict__.update({k: _view(v) for k, v in data.items()})
+
+    def __repr__(self) -> str:
+        return f"Counters({', '.join(sorted(self.__dict__))})"
+
+
+def _view(data: Any) -> Any:
+    if not isinstance(data, dict):
+        return data
+    nested: dict[str, Any] = {}
+    for key, value in data.items():  # "epoch_loop.batch_progress" -> epoch_loop.batch_progress
+        head, _, rest = key.partition(".")
+        if rest:
+            nested.setdefault(head, {})[rest] = value
+        else:
+            nested[key] = value
+    return _Counters(nested)
 
 
 def _one_or_list(loaders: Any) -> Any:

@@ -229,6 +229,7 @@ class Trainer(TrainerSurface):
         self.step_mode: str | None = None
         self.batch_hooks = False
         self.step_optimizers: list[Any] = []
+        self.predict_dataloaders: Any = None
         self.batch_idx = 0
 
     def _reset_metrics(self) -> None:
@@ -490,6 +491,8 @@ class Trainer(TrainerSurface):
         self._reset()
         self._seed()
         self.ckpt_path = ckpt_path
+        if self.min_epochs is None:  # Lightning's value while fitting: one epoch when min_steps is set, else 0
+            self.min_epochs = 1 if self.min_steps is not None else 0
         self.datamodule, train_dataloaders = self._datamodule("fit", datamodule, train_dataloaders, val_dataloaders)
         self._merge_module_callbacks(model)
         with self._running("fit"), self.settings.anomaly_detection(), self._attached(model), \
