@@ -129,3 +129,59 @@ def flat(checkpoint: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(own, Mapping):
         return checkpoint
     return {**{k: v for k, v in checkpoint.items() if k != "fhooks"}, **own}
+
+
+def from_lightning(checkpoint: dict[str, Any], where: str) -> dict[str, Any]:
+    """A checkpoint Lightning wrote, as fhooks reads its own: loop counters and position from Lightning's
+    ``fit_loop``, callback states by ``state_key``, no hook state (the hooks start fresh), the RNG as it is now
+    (Lightning saves none).
+
+    Raises:
+        CheckpointMismatch: the file was written inside an epoch (Lightning's mid-epoch resume replays no
+            data order; fhooks resumes only at an epoch's end) or lacks the fit loop's counters.
+    """
+    from fhooks.errors import CheckpointMismatch
+    from fhooks.trainer.checkpoint import rng_states
+    from fhooks.trainer.outputs import EpochMeans
+    from fhooks.trainer.position import Position
+
+    try:
+        fit = checkpoint["loops"]["fit_loop"]
+        epochs = fit["epoch_progress"]["current"]
+        batches = fit["epoch_loop.batch_progress"]["current"]["completed"]
+    except (KeyError, TypeError) as exc:
+        raise CheckpointMismatch(f"{where} was written by Lightning {checkpoint.get('pytorch-lightning_version')} "
+                                 "without the fit loop's counters ('loops'/'fit_loop'); load its weights with "
+                                 "module.load_state_dict(checkpoint['state_dict']) instead") from exc
+    if epochs["processed"] == epochs["completed"] == epochs["started"]:  # between epochs
+        position = Position(epoch=epochs["completed"])
+    elif epochs["processed"] == epochs["started"] == epochs["completed"] + 1:  # at an epoch's end
+        position = Position(epoch=epochs["completed"], batches_done=batches, epoch_started=True, step_done=True,
+                            batch_end_done=True, validation_done=True, epoch_end_done=True)
+    else:
+        raise CheckpointMismatch(f"{where} was written by Lightning inside epoch {epochs['completed']} (after "
+                                 f"{batches} batches); fhooks resumes a Lightning checkpoint only from an epoch's "
+                                 "end (ModelCheckpoint's default saves). Load its weights with "
+                                 "module.load_state_dict(checkpoint['state_dict']) instead")
+    callbacks = checkpoint.get("callbacks") or {}
+    return {
+        **checkpoint,
+        "loops": {"epoch": position.epoch, "global_step": int(checkpoint["global_step"]),
+                  "accumulate_grad_batches": 1, "train_means": EpochMeans().to_plain(), "should_stop": False,
+                  "stop_reasons": []},
+        "position": position.to_plain(),
+        "rng": rng_states(),
+        "hooks": {"parts": []},
+        "callbacks": {f"{i}:{key}": _float_scores(state) for i, (key, state) in enumerate(callbacks.items())},
+    }
+
+
+def _float_scores(state: Any) -> Any:
+    """Lightning's tensor scores as the floats fhooks' callbacks keep."""
+    if not isinstance(state, Mapping):
+        return state
+    out = {k: v.item() if isinstance(v, torch.Tensor) and v.numel() == 1 else v for k, v in state.items()}
+    if isinstance(out.get("best_k_models"), Mapping):
+        out["best_k_models"] = {p: v.item() if isinstance(v, torch.Tensor) else v
+                                for p, v in out["best_k_models"].items()}
+    return out

@@ -89,3 +89,36 @@ def test_fhooks_checkpoint_loads_and_resumes_in_lightning(tmp_path, monkeypatch)
     assert scheduler["last_epoch"] == saved["lr_schedulers"][0]["last_epoch"] == 2
     assert (resumed.current_epoch, resumed.global_step) == (3, 3 * BATCHES)
     assert best == pytest.approx(float(stop.best_score))
+
+
+def test_lightning_checkpoint_resumes_in_fhooks(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    stop_pl = pl.callbacks.EarlyStopping(monitor="val_loss", patience=5)
+    saver = pl.callbacks.ModelCheckpoint(dirpath="lightning_ckpts")  # the fhooks run below has none: not restored
+    trainer = pl.Trainer(max_epochs=2, callbacks=[stop_pl, saver], **quiet())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        trainer.fit(Regressor(lr=0.02), loader(), loader())
+    trainer.save_checkpoint("lightning.ckpt")
+    saved = torch.load("lightning.ckpt", weights_only=True)
+
+    class Seen(fhooks.Callback):
+        def on_train_start(self, trainer, pl_module):
+            self.at_start = (trainer.current_epoch, trainer.global_step,
+                             {k: v.clone() for k, v in pl_module.state_dict().items()},
+                             copy.deepcopy(trainer.optimizers[0].state_dict()),
+                             dict(trainer.lr_scheduler_configs[0].scheduler.state_dict()),
+                             float(trainer.early_stopping_callback.best_score))
+
+    seen, stop = Seen(), fhooks.callbacks.EarlyStopping(monitor="val_loss", patience=5)
+    resumed = fhooks.Trainer(max_epochs=3, callbacks=[seen, stop], **quiet(enable_checkpointing=False))
+    with pytest.warns(fhooks.errors.HookStateWarning, match=r"ModelCheckpoint\{'monitor': None") as caught:
+        resumed.fit(Regressor(), loader(), loader(), ckpt_path="lightning.ckpt")
+    assert len(caught) == 1  # one warning, naming what could not be restored
+    epoch, step, weights, optimizer, scheduler, best = seen.at_start
+    assert (epoch, step) == (2, 2 * BATCHES)
+    assert all(torch.equal(weights[k], v) for k, v in saved["state_dict"].items())
+    assert torch.equal(optimizer["state"][0]["exp_avg"], saved["optimizer_states"][0]["state"][0]["exp_avg"])
+    assert scheduler["last_epoch"] == saved["lr_schedulers"][0]["last_epoch"] == 2
+    assert best == pytest.approx(stop_pl.best_score.item())
+    assert (resumed.current_epoch, resumed.global_step) == (3, 3 * BATCHES)
