@@ -298,8 +298,14 @@ class TrainerSurface:
         from fhooks.trainer.config import limited
 
         loader = self.__dict__.get("train_loader")
-        if loader is None:
-            return None
+        if loader is None:  # asked in configure_optimizers, before the fit loads its data: load it, as Lightning
+            from fhooks.trainer import loop
+
+            found = loop._loaders(loop._data_source(self, self.module), self.__dict__.get("fit_train_loaders"),
+                                  "train_dataloader")
+            if not found:
+                return None
+            loader = found[0]
         try:
             return limited(len(loader), self.limits["fit"])
         except TypeError:

@@ -494,6 +494,7 @@ class Trainer(TrainerSurface):
         if self.min_epochs is None:  # Lightning's value while fitting: one epoch when min_steps is set, else 0
             self.min_epochs = 1 if self.min_steps is not None else 0
         self.datamodule, train_dataloaders = self._datamodule("fit", datamodule, train_dataloaders, val_dataloaders)
+        self.fit_train_loaders = train_dataloaders  # what estimated_stepping_batches counts before the fit loads it
         self._merge_module_callbacks(model)
         with self._running("fit"), self.settings.anomaly_detection(), self._attached(model), \
                 checkpoint_files.guarded(self), moments.sigterm_raises():

@@ -93,3 +93,27 @@ def test_every_public_attribute_as_lightnings(tmp_path, monkeypatch):
         differ = {n: (lightning[n], mine[n]) for n in names if n not in allowed and lightning[n] != mine[n]}
         assert not differ, moment
         assert all(mine[n][0] != "str" or mine[n][1] != "MISSING" for n in allowed)  # present, with another type
+
+
+class OneCycle(Regressor):
+    def configure_optimizers(self):
+        optimizer = torch.optim.SGD(self.parameters(), lr=0.1)
+        steps = self.trainer.estimated_stepping_batches
+        scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=0.1, total_steps=steps)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+
+@pytest.mark.parametrize("args", [dict(max_epochs=3), dict(max_epochs=3, accumulate_grad_batches=2),
+                                  dict(max_steps=5), dict(max_epochs=2, limit_train_batches=2)])
+def test_estimated_stepping_batches_in_configure_optimizers(tmp_path, monkeypatch, args):
+    seen = {}
+    for lib, trainer_cls in (("lightning", pl.Trainer), ("fhooks", fhooks.Trainer)):
+        (tmp_path / lib).mkdir()
+        monkeypatch.chdir(tmp_path / lib)
+        trainer = trainer_cls(logger=False, enable_progress_bar=False, enable_model_summary=False,
+                              enable_checkpointing=False, **args)
+        model = OneCycle()
+        trainer.fit(model, loader(), loader(2))
+        seen[lib] = (trainer.estimated_stepping_batches, trainer.lr_scheduler_configs[0].scheduler.total_steps,
+                     trainer.global_step)
+    assert seen["fhooks"] == seen["lightning"]
