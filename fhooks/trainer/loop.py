@@ -18,8 +18,7 @@ from fhooks.errors import MisconfigurationError
 from fhooks.lightning import run as lightning
 from fhooks.lightning.hooks import overridden
 from fhooks.trainer import checkpoint as ckpt
-from fhooks.trainer import lightning_layout
-from fhooks.trainer import checkpoint_files, module_step, moments, restore
+from fhooks.trainer import checkpoint_files, lightning_layout, module_step, moments, restore
 from fhooks.trainer.config import check_batches, limited
 from fhooks.trainer.logbook import float_metrics
 from fhooks.trainer.optim import parse_optimizers, step_schedulers

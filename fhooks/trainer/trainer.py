@@ -38,18 +38,25 @@ from fhooks.core.events import OptimizerInfo, RunInfo, SchedulerInfo
 from fhooks.core.frozendict import frozendict
 from fhooks.core.hook import HookLike, check_hook
 from fhooks.errors import CheckpointClash, InvalidArgument, MisconfigurationError
-from fhooks.loggers import calls as logger_calls
-from fhooks.trainer import checkpoint as ckpt
-from fhooks.trainer import checkpoint_files
-from fhooks.trainer import config as cfg
 from fhooks.interpret import Decision, load_handlers, resolve
 from fhooks.lightning import run as lightning
-from fhooks.trainer import checkpoint_links, defaults, loop, moments
+from fhooks.loggers import calls as logger_calls
+from fhooks.trainer import (
+    arguments,
+    checkpoint_files,
+    checkpoint_links,
+    ckpt_select,
+    defaults,
+    loop,
+    moments,
+    results_table,
+)
+from fhooks.trainer import checkpoint as ckpt
+from fhooks.trainer import config as cfg
 from fhooks.trainer.dispatch import Dispatcher
 from fhooks.trainer.logbook import LogBook
 from fhooks.trainer.outputs import EpochMeans
 from fhooks.trainer.position import Boundary, Position
-from fhooks.trainer import arguments, ckpt_select, results_table
 from fhooks.trainer.surface import TrainerSurface
 
 load_handlers()

@@ -93,6 +93,8 @@ def test_validate_without_a_model_validates_the_fitted_one_from_its_best_file(tm
         trainer, model, callback = fitted(name, monitor="val_loss", save_top_k=1)
         with pytest.warns(UserWarning, match="The best model of the previous `fit` call will be used"):
             results = trainer.validate(dataloaders=loader(2), verbose=False)
+        best = torch.load(callback.best_model_path, weights_only=True)["state_dict"]
+        assert all(torch.equal(v, best[k]) for k, v in model.state_dict().items())
         return results, trainer.lightning_module is model
 
     (lightning_results, lightning_same), (fhooks_results, fhooks_same) = run_both(tmp_path, monkeypatch, program)
@@ -122,7 +124,7 @@ def test_the_printed_results_table_is_lightnings(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("COLUMNS", "100")
 
     def program(name):
-        trainer, model, callback = fitted(name)
+        trainer, model, _ = fitted(name)
         capsys.readouterr()
         trainer.test(model, dataloaders=[loader(3), loader(4)])
         trainer.validate(model, dataloaders=loader(3))
@@ -155,7 +157,7 @@ def test_the_plain_table_without_rich_is_lightnings(tmp_path, monkeypatch, capsy
     monkeypatch.setitem(sys.modules, "rich", None)  # fhooks' import of rich fails, as when it is not installed
 
     def program(name):
-        trainer, model, callback = fitted(name)
+        trainer, model, _ = fitted(name)
         capsys.readouterr()
         trainer.test(model, dataloaders=[loader(3), loader(4)])
         return capsys.readouterr().out.splitlines()

@@ -103,8 +103,8 @@ class OneCycle(Regressor):
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
 
-@pytest.mark.parametrize("args", [dict(max_epochs=3), dict(max_epochs=3, accumulate_grad_batches=2),
-                                  dict(max_steps=5), dict(max_epochs=2, limit_train_batches=2)])
+@pytest.mark.parametrize("args", [{"max_epochs": 3}, {"max_epochs": 3, "accumulate_grad_batches": 2},
+                                  {"max_steps": 5}, {"max_epochs": 2, "limit_train_batches": 2}])
 def test_estimated_stepping_batches_in_configure_optimizers(tmp_path, monkeypatch, args):
     seen = {}
     for lib, trainer_cls in (("lightning", pl.Trainer), ("fhooks", fhooks.Trainer)):
