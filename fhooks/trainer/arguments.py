@@ -94,9 +94,10 @@ class Settings:
             torch.backends.cudnn.benchmark = False
 
     @contextlib.contextmanager
-    def no_grad(self) -> Iterator[None]:
-        """Gradients off for evaluation and prediction: ``torch.inference_mode`` or ``torch.no_grad``."""
-        with torch.inference_mode() if self.inference_mode else torch.no_grad():
+    def no_grad(self, in_fit: bool = False) -> Iterator[None]:
+        """Gradients off for evaluation and prediction: ``torch.inference_mode`` or ``torch.no_grad`` (always
+        ``torch.no_grad`` for the validation inside a fit, as Lightning)."""
+        with torch.inference_mode() if self.inference_mode and not in_fit else torch.no_grad():
             yield
 
     @contextlib.contextmanager

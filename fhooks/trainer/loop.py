@@ -502,7 +502,7 @@ def _run_eval(trainer: Any, module: Any, stage: str, loaders: list[Any], limit_o
     lightning.model_mode(module, prefix, "eval")
     d.emit(f"{prefix}_start", stage)
     d.emit(f"{prefix}_epoch_start", stage)
-    with trainer.settings.no_grad():
+    with trainer.settings.no_grad(in_fit=stage in ("fit", "sanity_check")):
         for idx, loader in enumerate(loaders):
             count = _eval_batches(loader, limit, limit_override)
             for batch_idx, batch in enumerate(loader):

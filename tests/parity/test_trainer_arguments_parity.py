@@ -74,3 +74,30 @@ def test_a_misspelt_argument_gets_did_you_mean():
         fhooks.Trainer(max_epoch=3)
     with pytest.raises(InvalidArgument, match=r"unknown argument 'zzz'; accepted: .*max_epochs"):
         fhooks.Trainer(zzz=1)
+
+
+@pytest.mark.parametrize("inference_mode", [True, False])
+@pytest.mark.filterwarnings("ignore::FutureWarning", "ignore:.*does not have many workers",
+                            "ignore:The number of training batches", "ignore:GPU available")
+def test_inference_mode_as_lightning(tmp_path, monkeypatch, inference_mode):
+    import torch
+
+    from tests.parity.test_entry_points_parity import Regressor, loader
+
+    class Seen(Regressor):
+        def validation_step(self, batch, batch_idx):
+            self.modes.append((torch.is_inference_mode_enabled(), torch.is_grad_enabled()))
+
+    seen = {}
+    for lib, trainer_cls in (("lightning", pl.Trainer), ("fhooks", fhooks.Trainer)):
+        (tmp_path / lib).mkdir()
+        monkeypatch.chdir(tmp_path / lib)
+        model = Seen()
+        model.modes = []
+        trainer = trainer_cls(max_epochs=1, inference_mode=inference_mode, logger=False, enable_progress_bar=False,
+                              enable_model_summary=False, enable_checkpointing=False)
+        trainer.fit(model, loader(), loader(2))
+        trainer.validate(model, loader(2), verbose=False)
+        seen[lib] = model.modes
+    assert seen["fhooks"] == seen["lightning"]
+    assert seen["fhooks"][0] == (False, False) and seen["fhooks"][-1] == (inference_mode, False)  # fit: no_grad
