@@ -22,7 +22,7 @@ from fhooks.core.effects import (
 )
 from fhooks.errors import InvalidArgument
 from fhooks.hooks.checkpoint_steps import LinkCheckpoint
-from fhooks.interpret.registry import Context, handles, interpret
+from fhooks.interpret.registry import Context, handles, interpret, resolve
 
 __all__ = ["interpret"]
 
@@ -45,7 +45,8 @@ def _print(effect: Print, ctx: Context) -> None:
 
 @handles(SaveCheckpoint)
 def _save(effect: SaveCheckpoint, ctx: Context) -> None:
-    ctx.host.save_checkpoint(effect.path, weights_only=effect.weights_only)
+    # an effect's relative path lives in the host's checkpoint folder (a user's relative path: the working directory)
+    ctx.host.save_checkpoint(resolve(effect.path, ctx.host.checkpoint_dir), weights_only=effect.weights_only)
 
 
 @handles(RemoveCheckpoint)

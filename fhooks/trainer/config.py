@@ -16,7 +16,8 @@ from typing import Any
 
 from fhooks.errors import InvalidArgument
 
-PRECISIONS = {"32": "32", "32-true": "32", 32: "32", "bf16-mixed": "bf16-mixed", "bf16": "bf16-mixed",
+PRECISIONS = {None: "32-true", "32": "32-true", "32-true": "32-true", 32: "32-true", "bf16-mixed": "bf16-mixed",
+              "bf16": "bf16-mixed",
               "16-mixed": "16-mixed", 16: "16-mixed", "16": "16-mixed"}
 _DURATION = re.compile(r"^(\d{2}):(\d{2}):(\d{2}):(\d{2})$")
 
@@ -133,7 +134,7 @@ def check_positive(value: Any, name: str, *, allow_none: bool = False, minimum: 
 
 
 def check_precision(value: Any) -> str:
-    """Normalise ``precision`` to "32", "bf16-mixed" or "16-mixed"."""
+    """Normalise ``precision`` to Lightning's names: "32-true", "bf16-mixed" or "16-mixed" (None: "32-true")."""
     if value not in PRECISIONS:
         raise InvalidArgument(f"Trainer: precision={value!r}; accepted: '32-true' (or '32'), 'bf16-mixed', '16-mixed'")
     return PRECISIONS[value]

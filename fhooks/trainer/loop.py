@@ -18,7 +18,7 @@ from fhooks.errors import MisconfigurationError
 from fhooks.lightning import run as lightning
 from fhooks.lightning.hooks import overridden
 from fhooks.trainer import checkpoint as ckpt
-from fhooks.trainer import checkpoint_files, module_step, moments, restore
+from fhooks.trainer import checkpoint_files, lightning_layout, module_step, moments, restore
 from fhooks.trainer.config import check_batches, limited
 from fhooks.trainer.logbook import float_metrics
 from fhooks.trainer.optim import parse_optimizers, step_schedulers
@@ -74,7 +74,7 @@ def _is_loader(value: Any) -> bool:
 
 
 def _autocast(trainer: Any) -> Any:
-    if trainer.precision == "32":
+    if trainer.precision == "32-true":
         return contextlib.nullcontext()
     dtype = torch.bfloat16 if trainer.precision == "bf16-mixed" else torch.float16
     return torch.autocast(trainer.device.type, dtype=dtype)
@@ -108,18 +108,18 @@ def fit(trainer: Any, module: Any, train_loaders: Any, val_loaders: Any, ckpt_pa
             check_batches(_length(val_loader), trainer.limits["validate"], "limit_val_batches")
         total = limited(_length(trainer.train_loader), trainer.limits["fit"])
         trainer.num_training_batches = total
-        trainer.num_val_batches = _eval_total(trainer.val_loaders, trainer.limits["validate"]) or 0
+        trainer.num_val_total = _eval_total(trainer.val_loaders, trainer.limits["validate"]) or 0
         plan = restore.prepare(trainer, module, ckpt_path) if ckpt_path is not None else None
         trainer.resuming = plan  # until training starts, an exception checkpoint is the one resumed from
         counts = {"num_sanity_val_batches": _sanity_total(trainer),
                   "existing_checkpoints": _existing_files(trainer, None if plan is None else plan.checkpoint)}
-        d.emit("setup", data=trainer.run_info(total, trainer.num_val_batches, **counts))
+        d.emit("setup", data=trainer.run_info(total, trainer.num_val_total, **counts))
         if plan is not None:
             restore.model_and_hooks(trainer, module, plan)
         trainer.log_hyperparams(module)
         if not trainer.optimizers:
             _configure_optimizers(trainer, module)
-        d.emit("fit_start", data=trainer.run_info(total, trainer.num_val_batches, **counts))
+        d.emit("fit_start", data=trainer.run_info(total, trainer.num_val_total, **counts))
         if trainer.reload_train_dataloader:
             _reload_train_loader(trainer, module)
         if plan is not None:
@@ -353,7 +353,7 @@ def _train_batch(trainer: Any, module: Any, batch: Any, batch_idx: int, last: bo
             return False
     if trainer.step_mode is None:
         book.fx = "training_step"
-        if trainer.precision == "32":
+        if trainer.precision == "32-true":
             output = module.training_step(batch, batch_idx)
         else:
             with _autocast(trainer):
@@ -425,7 +425,7 @@ def _optimizer_step(trainer: Any, optimizer: Any, batch_idx: int, heard: frozens
         return
     if trainer.gradient_clip_val:
         params = [p for g in optimizer.param_groups for p in g["params"]]
-        if trainer.gradient_clip_algorithm == "norm":
+        if trainer.gradient_clip_algorithm in (None, "norm"):
             torch.nn.utils.clip_grad_norm_(params, trainer.gradient_clip_val)
         else:
             torch.nn.utils.clip_grad_value_(params, trainer.gradient_clip_val)
@@ -468,7 +468,11 @@ def _validate_in_fit(trainer: Any, module: Any) -> None:
     moments.boundary(trainer, keep_rng=True)
     trainer.mid_moment = True  # a checkpoint written before validation_end goes back to the boundary
     trainer.training = False
-    _run_eval(trainer, module, "fit", trainer.val_loaders, None)
+    trainer.validating_in_fit = True
+    try:
+        _run_eval(trainer, module, "fit", trainer.val_loaders, None)
+    finally:
+        trainer.validating_in_fit = False
     trainer.training = True
     lightning.model_mode(module, "validation", "train")
 
@@ -498,7 +502,7 @@ def _run_eval(trainer: Any, module: Any, stage: str, loaders: list[Any], limit_o
     lightning.model_mode(module, prefix, "eval")
     d.emit(f"{prefix}_start", stage)
     d.emit(f"{prefix}_epoch_start", stage)
-    with torch.no_grad():
+    with trainer.settings.no_grad(in_fit=stage in ("fit", "sanity_check")):
         for idx, loader in enumerate(loaders):
             count = _eval_batches(loader, limit, limit_override)
             for batch_idx, batch in enumerate(loader):
@@ -573,6 +577,7 @@ def evaluate(trainer: Any, stage: str, module: Any, loaders: Any, ckpt_path: Any
             raise MisconfigurationError(f"Trainer.{stage}: no data; pass dataloaders or define {method}()")
         if ckpt_path is not None:
             module.load_state_dict(ckpt.read(ckpt_path)["state_dict"])
+        setattr(trainer, "test_loaders" if stage == "test" else "val_loaders", found)
         total = _eval_total(found, trainer.limits[stage])
         counts = {"num_val_batches": total or 0} if stage == "validate" else {"num_test_batches": total}
         d.emit("setup", stage, data=trainer.run_info(**counts))
@@ -608,7 +613,7 @@ def predict(trainer: Any, module: Any, loaders: Any, ckpt_path: Any) -> list[Any
         d.emit("predict_start", "predict")
         d.emit("predict_epoch_start", "predict")
         predictions: list[Any] = []
-        with torch.no_grad():
+        with trainer.settings.no_grad():
             for idx, loader in enumerate(found):
                 count = limited(_length(loader), trainer.limits["predict"])
                 for batch_idx, batch in enumerate(loader):
@@ -647,10 +652,10 @@ def build_checkpoint(trainer: Any, weights_only: bool) -> dict[str, Any]:
         **lightning.checkpoint_entries(module, trainer.datamodule),
     }
     if weights_only:
-        return checkpoint
+        return {**checkpoint, "pytorch-lightning_version": lightning_layout.LIGHTNING_VERSION}
     d = trainer.dispatcher
     if trainer.handling_exception and trainer.resuming is not None:
-        return dict(trainer.resuming.checkpoint)
+        return _in_lightning_layout(trainer, dict(trainer.resuming.checkpoint))
     where = moments.checkpoint_entries(trainer)
     should_stop, stop_reasons = where.pop("stop", (trainer.should_stop, tuple(trainer.stop_reasons)))
     hook_state = where.pop("hook_state", d.state)
@@ -672,7 +677,13 @@ def build_checkpoint(trainer: Any, weights_only: bool) -> dict[str, Any]:
     if trainer.scaler is not None:
         checkpoint["scaler"] = trainer.scaler.state_dict()
     d.emit("save_checkpoint", data=checkpoint)
-    return checkpoint
+    return _in_lightning_layout(trainer, checkpoint)
+
+
+def _in_lightning_layout(trainer: Any, checkpoint: dict[str, Any]) -> dict[str, Any]:
+    return lightning_layout.to_lightning(checkpoint, batches=getattr(trainer, "num_training_batches", None),
+                                         position=checkpoint.get("position"),
+                                         accumulate=trainer.accumulate_grad_batches)
 
 
 def _callback_states(trainer: Any) -> dict[str, Any]:

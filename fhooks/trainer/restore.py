@@ -24,6 +24,7 @@ from fhooks.core.hook import HookLike, instances, shape
 from fhooks.core.serialize import from_data, to_data
 from fhooks.errors import CheckpointMismatch, CorruptCheckpoint, HookStateWarning, InvalidArgument
 from fhooks.trainer import checkpoint as ckpt
+from fhooks.trainer import lightning_layout
 from fhooks.trainer.outputs import EpochMeans
 from fhooks.trainer.position import Position
 
@@ -166,10 +167,12 @@ def read(path: Any) -> dict[str, Any]:
     if Path(path).is_dir():
         raise CorruptCheckpoint(f"{where} is a folder, not a checkpoint file; pass the path of a .ckpt file in it "
                                 f"(for instance {str(Path(path) / 'last.ckpt')!r})")
-    checkpoint = ckpt.read(path)
+    checkpoint = lightning_layout.flat(ckpt.read(path))
     if "fhooks_version" not in checkpoint and "pytorch-lightning_version" in checkpoint:
-        raise CheckpointMismatch(f"{where} was written by Lightning {checkpoint['pytorch-lightning_version']}; "
-                                 "fhooks resumes only its own checkpoints. Load its weights with "
+        if "optimizer_states" in checkpoint:  # Lightning's own full checkpoint: its counters and callback states
+            return lightning_layout.from_lightning(checkpoint, where)
+        raise CheckpointMismatch(f"{where} was written by Lightning {checkpoint['pytorch-lightning_version']} "
+                                 "with its weights only. Load them with "
                                  "module.load_state_dict(checkpoint['state_dict']) and call fit without ckpt_path")
     if "optimizer_states" not in checkpoint and "loops" not in checkpoint:
         raise CheckpointMismatch(f"{where} holds the model's weights only (saved with weights_only=True or "
@@ -293,6 +296,8 @@ def model_and_hooks(trainer: Any, module: Any, plan: Plan) -> None:
     d.state = plan.hook_state
     for index, state in plan.callback_states:  # before fit_start, where a finetuning callback rebuilds its groups
         trainer.callbacks[index].load_state_dict(state)
+    if checkpoint.get("hooks") == {"parts": []}:  # Lightning's file: the callbacks' loaded states start the hooks
+        d.state = d.hook.init
     if plan.notes:
         warnings.warn(f"resuming from {plan.path}: {'; '.join(plan.notes)}", HookStateWarning, stacklevel=2)
     d.emit("load_checkpoint", data=checkpoint)
@@ -370,7 +375,8 @@ def loops(trainer: Any, module: Any, plan: Plan) -> None:
     trainer.global_step = saved["global_step"]
     trainer.batches_done = position.batches_done
     trainer.position = position
-    trainer.accumulate_grad_batches = saved["accumulate_grad_batches"]
+    if "fhooks_version" in checkpoint:  # Lightning keeps no such counter: the trainer's own value stays
+        trainer.accumulate_grad_batches = saved["accumulate_grad_batches"]
     trainer.train_means = EpochMeans.from_plain(saved["train_means"])
     trainer.should_stop = saved["should_stop"]
     trainer.stop_reasons = list(saved["stop_reasons"])

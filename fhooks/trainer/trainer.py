@@ -23,6 +23,7 @@
 from __future__ import annotations
 
 import contextlib
+import inspect
 import os
 import random
 from collections.abc import Iterable, Mapping
@@ -37,22 +38,31 @@ from fhooks.core.events import OptimizerInfo, RunInfo, SchedulerInfo
 from fhooks.core.frozendict import frozendict
 from fhooks.core.hook import HookLike, check_hook
 from fhooks.errors import CheckpointClash, InvalidArgument, MisconfigurationError
-from fhooks.loggers import calls as logger_calls
-from fhooks.trainer import checkpoint as ckpt
-from fhooks.trainer import checkpoint_files
-from fhooks.trainer import config as cfg
 from fhooks.interpret import Decision, load_handlers, resolve
 from fhooks.lightning import run as lightning
-from fhooks.trainer import checkpoint_links, defaults, loop, moments
+from fhooks.loggers import calls as logger_calls
+from fhooks.trainer import (
+    arguments,
+    checkpoint_files,
+    checkpoint_links,
+    ckpt_select,
+    defaults,
+    loop,
+    moments,
+    results_table,
+)
+from fhooks.trainer import checkpoint as ckpt
+from fhooks.trainer import config as cfg
 from fhooks.trainer.dispatch import Dispatcher
 from fhooks.trainer.logbook import LogBook
 from fhooks.trainer.outputs import EpochMeans
 from fhooks.trainer.position import Boundary, Position
+from fhooks.trainer.surface import TrainerSurface
 
 load_handlers()
 
 
-class Trainer:
+class Trainer(TrainerSurface):
     """Fit, validate, test and predict a ``torch.nn.Module`` with Lightning's method names, folding events through hooks.
 
     Arguments keep Lightning's names and defaults. ``callbacks`` is a list of hooks
@@ -74,29 +84,52 @@ class Trainer:
         max_steps: int = -1,
         min_steps: int | None = None,
         max_time: Any = None,
-        limit_train_batches: int | float = 1.0,
-        limit_val_batches: int | float = 1.0,
-        limit_test_batches: int | float = 1.0,
-        limit_predict_batches: int | float = 1.0,
-        val_check_interval: int | float = 1.0,
+        limit_train_batches: int | float | None = None,
+        limit_val_batches: int | float | None = None,
+        limit_test_batches: int | float | None = None,
+        limit_predict_batches: int | float | None = None,
+        overfit_batches: int | float = 0.0,
+        val_check_interval: int | float | None = None,
         check_val_every_n_epoch: int | None = 1,
-        num_sanity_val_steps: int = 2,
+        num_sanity_val_steps: int | None = None,
         accumulate_grad_batches: int = 1,
         gradient_clip_val: float | None = None,
-        gradient_clip_algorithm: str = "norm",
+        gradient_clip_algorithm: str | None = None,
         default_root_dir: str | os.PathLike[str] | None = None,
-        enable_checkpointing: bool = True,
-        enable_progress_bar: bool = True,
-        enable_model_summary: bool = True,
+        enable_checkpointing: bool | None = None,
+        enable_progress_bar: bool | None = None,
+        enable_model_summary: bool | None = None,
         logger: Any = None,
-        log_every_n_steps: int = 50,
-        precision: str | int = "32-true",
+        log_every_n_steps: int | None = None,
+        precision: str | int | None = None,
         accelerator: str = "auto",
         devices: int | str = "auto",
         seed: int | None = None,
         fast_dev_run: bool = False,
         resume_strict: bool = False,
+        deterministic: bool | str | None = None,
+        benchmark: bool | None = None,
+        inference_mode: bool = True,
+        profiler: Any = None,
+        detect_anomaly: bool = False,
+        barebones: bool = False,
+        plugins: Any = None,
+        reload_dataloaders_every_n_epochs: int = 0,
+        model_registry: str | None = None,
+        **unknown: Any,
     ) -> None:
+        arguments.unknown_arguments(unknown, [n for n in _ARGUMENTS if n != "unknown"])
+        self.settings = arguments.Settings.check(
+            deterministic=deterministic, benchmark=benchmark, inference_mode=inference_mode, profiler=profiler,
+            detect_anomaly=detect_anomaly, barebones=barebones, plugins=plugins, overfit_batches=overfit_batches,
+            reload_dataloaders_every_n_epochs=reload_dataloaders_every_n_epochs, model_registry=model_registry)
+        limit_train_batches, limit_val_batches, limit_test_batches, limit_predict_batches, val_check_interval = (
+            1.0 if v is None else v for v in (limit_train_batches, limit_val_batches, limit_test_batches,
+                                               limit_predict_batches, val_check_interval))
+        num_sanity_val_steps = 2 if num_sanity_val_steps is None else num_sanity_val_steps
+        log_every_n_steps = 50 if log_every_n_steps is None else log_every_n_steps
+        enable_checkpointing, enable_progress_bar, enable_model_summary = (
+            True if v is None else v for v in (enable_checkpointing, enable_progress_bar, enable_model_summary))
         self.callbacks = self._check_callbacks(callbacks)
         self.max_epochs = cfg.check_positive(max_epochs, "max_epochs", allow_none=True, minimum=-1)
         self.min_epochs = cfg.check_positive(min_epochs, "min_epochs", allow_none=True, minimum=0)
@@ -115,10 +148,11 @@ class Trainer:
         self.num_sanity_val_steps = cfg.check_positive(num_sanity_val_steps, "num_sanity_val_steps", minimum=-1)
         self.accumulate_grad_batches = cfg.check_positive(accumulate_grad_batches, "accumulate_grad_batches")
         self.gradient_clip_val = cfg.check_clip(gradient_clip_val)
-        if gradient_clip_algorithm not in ("norm", "value"):
-            raise InvalidArgument(f"Trainer: gradient_clip_algorithm={gradient_clip_algorithm!r}; accepted: 'norm', 'value'")
+        if gradient_clip_algorithm not in (None, "norm", "value"):
+            raise InvalidArgument(f"Trainer: gradient_clip_algorithm={gradient_clip_algorithm!r}; accepted: 'norm', "
+                                  "'value' or None ('norm')")
         self.gradient_clip_algorithm = gradient_clip_algorithm
-        self.default_root_dir = Path(default_root_dir or os.getcwd())
+        self.default_root_dir = os.path.normpath(os.path.expanduser(os.fspath(default_root_dir or os.getcwd())))
         self.enable_checkpointing = enable_checkpointing
         self.enable_progress_bar = enable_progress_bar
         self.enable_model_summary = enable_model_summary
@@ -136,6 +170,7 @@ class Trainer:
         self.global_rank = 0
         self.world_size = 1
         self.file_guard: checkpoint_files.FileGuard | None = None
+        self.settings.apply_globally()
         self._reset()
 
     # -- construction helpers -------------------------------------------------------------------
@@ -201,6 +236,7 @@ class Trainer:
         self.step_mode: str | None = None
         self.batch_hooks = False
         self.step_optimizers: list[Any] = []
+        self.predict_dataloaders: Any = None
         self.batch_idx = 0
 
     def _reset_metrics(self) -> None:
@@ -327,7 +363,8 @@ class Trainer:
                 fn(*args)
 
     def save_checkpoint(self, path: str | os.PathLike[str], weights_only: bool = False) -> Path:
-        """Write a checkpoint atomically; relative paths go to :attr:`checkpoint_dir`.
+        """Write a checkpoint atomically; a relative path is relative to the working directory, as Lightning's
+        (a ``SaveCheckpoint`` effect's relative path goes to :attr:`checkpoint_dir`).
 
         During a fit, a path in a checkpoint folder must resolve inside it and may replace only a file
         this run wrote (see :mod:`fhooks.trainer.checkpoint_files`).
@@ -336,7 +373,7 @@ class Trainer:
             CheckpointClash: the path escapes its checkpoint folder or names a file this run did not write
                 (while an exception is being handled: a warning instead, so that exception propagates).
         """
-        target = resolve(os.fspath(path), self.checkpoint_dir)
+        target = Path(os.path.abspath(path))
         guard, run = self.file_guard, checkpoint_files.run_id(self)
         if guard is not None and not checkpoint_files.may_write(guard, str(target), run, self.handling_exception):
             return target
@@ -461,33 +498,59 @@ class Trainer:
         self._reset()
         self._seed()
         self.ckpt_path = ckpt_path
+        if self.min_epochs is None:  # Lightning's value while fitting: one epoch when min_steps is set, else 0
+            self.min_epochs = 1 if self.min_steps is not None else 0
         self.datamodule, train_dataloaders = self._datamodule("fit", datamodule, train_dataloaders, val_dataloaders)
+        self.fit_train_loaders = train_dataloaders  # what estimated_stepping_batches counts before the fit loads it
         self._merge_module_callbacks(model)
-        with self._attached(model), checkpoint_files.guarded(self), moments.sigterm_raises():
+        with self._running("fit"), self.settings.anomaly_detection(), self._attached(model), \
+                checkpoint_files.guarded(self), moments.sigterm_raises():
             self.dispatcher = Dispatcher(self, self.hook, model)
             loop.fit(self, model, train_dataloaders, val_dataloaders, ckpt_path)
 
-    def validate(self, model: torch.nn.Module, dataloaders: Any = None, ckpt_path: str | os.PathLike[str] | None = None,
-                 verbose: bool = True, datamodule: Any = None) -> list[dict[str, float]]:
-        """Run one validation epoch; returns ``[metrics]`` as Lightning does."""
+    def validate(self, model: torch.nn.Module | None = None, dataloaders: Any = None,
+                 ckpt_path: str | os.PathLike[str] | None = None, verbose: bool = True,
+                 datamodule: Any = None) -> list[dict[str, float]]:
+        """Run one validation epoch; returns ``[metrics]`` and prints their table (``verbose``), as Lightning.
+
+        Without ``model``, the fitted one, loaded from ``ckpt_path`` (``"best"``, ``"last"`` or a path;
+        None: ``"best"``, with Lightning's warning).
+        """
+        model, ckpt_path = self._model_and_ckpt("validate", model, ckpt_path)
         self.datamodule, dataloaders = self._datamodule("validate", datamodule, dataloaders)
-        return self._evaluate("validate", model, dataloaders, ckpt_path)
+        return self._evaluate("validate", model, dataloaders, ckpt_path, verbose)
 
-    def test(self, model: torch.nn.Module, dataloaders: Any = None, ckpt_path: str | os.PathLike[str] | None = None,
-             verbose: bool = True, datamodule: Any = None) -> list[dict[str, float]]:
-        """Run one test epoch; returns ``[metrics]`` as Lightning does."""
+    def test(self, model: torch.nn.Module | None = None, dataloaders: Any = None,
+             ckpt_path: str | os.PathLike[str] | None = None, verbose: bool = True,
+             datamodule: Any = None) -> list[dict[str, float]]:
+        """Run one test epoch; returns ``[metrics]`` and prints their table (``verbose``); ``model``/``ckpt_path``
+        as in :meth:`validate`."""
+        model, ckpt_path = self._model_and_ckpt("test", model, ckpt_path)
         self.datamodule, dataloaders = self._datamodule("test", datamodule, dataloaders)
-        return self._evaluate("test", model, dataloaders, ckpt_path)
+        return self._evaluate("test", model, dataloaders, ckpt_path, verbose)
 
-    def predict(self, model: torch.nn.Module, dataloaders: Any = None, datamodule: Any = None,
+    def predict(self, model: torch.nn.Module | None = None, dataloaders: Any = None, datamodule: Any = None,
                 return_predictions: bool | None = None,
-                ckpt_path: str | os.PathLike[str] | None = None) -> list[Any]:
-        """Run ``predict_step`` over every batch; returns the predictions in order."""
+                ckpt_path: str | os.PathLike[str] | None = None) -> list[Any] | None:
+        """Run ``predict_step`` over every batch; returns the predictions in order (None with
+        ``return_predictions=False``); ``model``/``ckpt_path`` as in :meth:`validate`."""
+        model, ckpt_path = self._model_and_ckpt("predict", model, ckpt_path)
         self.datamodule, dataloaders = self._datamodule("predict", datamodule, dataloaders)
         self._reset_metrics()
-        with self._attached(model):
+        with self._running("predict"), self._attached(model):
             self._continue_hooks(model)
-            return loop.predict(self, model, dataloaders, ckpt_path)
+            predictions = loop.predict(self, model, dataloaders, ckpt_path)
+        return None if return_predictions is False else predictions
+
+    def _model_and_ckpt(self, fn: str, model: Any, ckpt_path: Any) -> tuple[Any, Any]:
+        """The model to run (the fitted one when None) and the checkpoint file to load, by Lightning's rules."""
+        provided = model is not None
+        if not provided:
+            model = self.module
+            if model is None:
+                raise TypeError(f"`Trainer.{fn}()` requires a `LightningModule` when it hasn't been passed in a "
+                                "previous run")
+        return model, ckpt_select.select(self, fn, ckpt_path, model_provided=provided)
 
     def _continue_hooks(self, model: torch.nn.Module) -> None:
         """A new dispatcher whose hooks keep the state the previous run left (Lightning keeps its callbacks)."""
@@ -496,10 +559,18 @@ class Trainer:
         if previous is not None and previous.hook == self.dispatcher.hook:
             self.dispatcher.state = previous.state
 
-    def _evaluate(self, stage: str, model: torch.nn.Module, dataloaders: Any, ckpt_path: Any) -> list[dict[str, float]]:
+    def _evaluate(self, stage: str, model: torch.nn.Module, dataloaders: Any, ckpt_path: Any,
+                  verbose: bool = True) -> list[dict[str, float]]:
         if stage == "test" and not callable(getattr(model, "test_step", None)):
             raise MisconfigurationError(f"Trainer.test: {type(model).__name__} has no test_step method")
         self._reset_metrics()
-        with self._attached(model):
+        with self._running(stage), self._attached(model):
             self._continue_hooks(model)
-            return loop.evaluate(self, stage, model, dataloaders, ckpt_path)
+            results = loop.evaluate(self, stage, model, dataloaders, ckpt_path)
+        if verbose and self.global_rank == 0:
+            results_table.show(results[0], stage)
+        return results
+
+
+#: The Trainer's argument names (for the "did you mean" of a misspelt one).
+_ARGUMENTS = tuple(inspect.signature(Trainer.__init__).parameters)[1:]

@@ -173,7 +173,7 @@ def _optimizer_step(trainer: Any, optimizer: torch.optim.Optimizer) -> None:
     clip = getattr(trainer, "gradient_clip_val", None)
     if clip:
         params = [p for g in optimizer.param_groups for p in g["params"]]
-        if getattr(trainer, "gradient_clip_algorithm", "norm") == "norm":
+        if getattr(trainer, "gradient_clip_algorithm", None) in (None, "norm"):
             torch.nn.utils.clip_grad_norm_(params, clip)
         else:
             torch.nn.utils.clip_grad_value_(params, clip)
