@@ -43,7 +43,7 @@ from fhooks.trainer import checkpoint_files
 from fhooks.trainer import config as cfg
 from fhooks.interpret import Decision, load_handlers, resolve
 from fhooks.lightning import run as lightning
-from fhooks.trainer import checkpoint_links, defaults, loop, moments
+from fhooks.trainer import checkpoint_links, defaults, loop, moments, strategies
 from fhooks.trainer.dispatch import Dispatcher
 from fhooks.trainer.logbook import LogBook
 from fhooks.trainer.outputs import EpochMeans
@@ -92,7 +92,11 @@ class Trainer:
         log_every_n_steps: int = 50,
         precision: str | int = "32-true",
         accelerator: str = "auto",
-        devices: int | str = "auto",
+        devices: int | str | list[int] = "auto",
+        strategy: Any = "auto",
+        num_nodes: int = 1,
+        sync_batchnorm: bool = False,
+        use_distributed_sampler: bool = True,
         seed: int | None = None,
         fast_dev_run: bool = False,
         resume_strict: bool = False,
@@ -126,6 +130,8 @@ class Trainer:
         self.log_every_n_steps = cfg.check_positive(log_every_n_steps, "log_every_n_steps", minimum=0)
         self.precision = cfg.check_precision(precision)
         self.device = self._device(accelerator)
+        self.accelerator = self.device.type
+        strategies.configure(self, accelerator, devices, strategy, num_nodes, sync_batchnorm, use_distributed_sampler)
         if self.precision == "16-mixed" and self.device.type != "cuda":
             raise InvalidArgument("Trainer: precision='16-mixed' needs a CUDA device; use precision='bf16-mixed' on CPU")
         self.seed = cfg.check_seed(seed)
@@ -133,8 +139,6 @@ class Trainer:
         if fast_dev_run:
             self._fast_dev_run(cfg.check_positive(int(fast_dev_run), "fast_dev_run"))
         self.resume_strict = cfg.check_bool(resume_strict, "resume_strict")
-        self.global_rank = 0
-        self.world_size = 1
         self.file_guard: checkpoint_files.FileGuard | None = None
         self._reset()
 
@@ -277,7 +281,7 @@ class Trainer:
             num_val_batches=num_val_batches, val_check_interval=self.val_check_interval,
             check_val_every_n_epoch=self.check_val_every_n_epoch,
             accumulate_grad_batches=self.accumulate_grad_batches, fast_dev_run=self.fast_dev_run,
-            world_size=self.world_size, checkpoint_dir=str(self.checkpoint_dir), optimizers=optimizers,
+            world_size=self.world_size, global_rank=self.global_rank, checkpoint_dir=str(self.checkpoint_dir), optimizers=optimizers,
             schedulers=tuple(self._scheduler_info(c) for c in self.lr_scheduler_configs),
             log_every_n_steps=self.log_every_n_steps, **counts)
 
@@ -302,7 +306,7 @@ class Trainer:
         """
         self.logged_metrics.update(metrics)
         values = {k: v.item() if isinstance(v, torch.Tensor) else v for k, v in metrics.items()}
-        if not self.loggers or not values:
+        if not self.loggers or not values or self.global_rank != 0:
             return
         if step is None:
             values.setdefault("epoch", self.current_epoch)
@@ -313,15 +317,16 @@ class Trainer:
 
     def log_hyperparams(self, module: Any) -> None:
         """Give every logger the module's hyperparameters (when there are any, as Lightning), its graph, and save."""
-        logger_calls.start_run(self.loggers, module, getattr(self, "datamodule", None))
+        if self.global_rank == 0:
+            logger_calls.start_run(self.loggers, module, getattr(self, "datamodule", None))
 
     def finalize_loggers(self, status: str) -> None:
         """Tell every logger the run ended: ``"success"`` or ``"failed"``."""
         self._tell_loggers("finalize", status)
 
     def _tell_loggers(self, method: str, *args: Any) -> None:
-        """Call ``method`` on every logger that has it (a logger needs only ``log_metrics``)."""
-        for logger in self.loggers:
+        """Call ``method`` on every logger that has it (a logger needs only ``log_metrics``); rank zero only."""
+        for logger in self.loggers if self.global_rank == 0 else ():
             fn = getattr(logger, method, None)
             if fn is not None:
                 fn(*args)
@@ -337,6 +342,15 @@ class Trainer:
                 (while an exception is being handled: a warning instead, so that exception propagates).
         """
         target = resolve(os.fspath(path), self.checkpoint_dir)
+        if self.world_size > 1:  # every rank builds it (hooks hear save_checkpoint), rank zero writes, all wait
+            with strategies.between_barriers(self):
+                if self.global_rank != 0:
+                    loop.build_checkpoint(self, weights_only)
+                    return target
+                return self._save_checkpoint(target, weights_only)
+        return self._save_checkpoint(target, weights_only)
+
+    def _save_checkpoint(self, target: Path, weights_only: bool) -> Path:
         guard, run = self.file_guard, checkpoint_files.run_id(self)
         if guard is not None and not checkpoint_files.may_write(guard, str(target), run, self.handling_exception):
             return target
@@ -357,6 +371,8 @@ class Trainer:
         Only a file this run wrote is deleted: during a fit, one the folder's ledger lists as this run's
         (and still the same file; anything else is kept, with a warning); outside a fit, one this trainer wrote.
         """
+        if self.global_rank != 0:
+            return
         target = resolve(os.fspath(path), self.checkpoint_dir)
         resumed = self.ckpt_path is not None and target.resolve() == Path(self.ckpt_path).resolve()
         if resumed and not even_if_resumed:
@@ -458,24 +474,31 @@ class Trainer:
         Data comes from ``train_dataloaders``/``val_dataloaders``, a ``datamodule`` (also accepted in
         place of ``train_dataloaders``, as Lightning), or the module's ``*_dataloader`` methods.
         """
+        if self.strategy.spawning:
+            return self.strategy.spawn(self, "fit", model, train_dataloaders, val_dataloaders, datamodule, ckpt_path)
         self._reset()
         self._seed()
         self.ckpt_path = ckpt_path
         self.datamodule, train_dataloaders = self._datamodule("fit", datamodule, train_dataloaders, val_dataloaders)
         self._merge_module_callbacks(model)
-        with self._attached(model), checkpoint_files.guarded(self), moments.sigterm_raises():
+        with self.strategy.world(self), self._attached(model), checkpoint_files.guarded(self), \
+                moments.sigterm_raises():
             self.dispatcher = Dispatcher(self, self.hook, model)
             loop.fit(self, model, train_dataloaders, val_dataloaders, ckpt_path)
 
     def validate(self, model: torch.nn.Module, dataloaders: Any = None, ckpt_path: str | os.PathLike[str] | None = None,
                  verbose: bool = True, datamodule: Any = None) -> list[dict[str, float]]:
         """Run one validation epoch; returns ``[metrics]`` as Lightning does."""
+        if self.strategy.spawning:
+            return self.strategy.spawn(self, "validate", model, dataloaders, ckpt_path, verbose, datamodule)
         self.datamodule, dataloaders = self._datamodule("validate", datamodule, dataloaders)
         return self._evaluate("validate", model, dataloaders, ckpt_path)
 
     def test(self, model: torch.nn.Module, dataloaders: Any = None, ckpt_path: str | os.PathLike[str] | None = None,
              verbose: bool = True, datamodule: Any = None) -> list[dict[str, float]]:
         """Run one test epoch; returns ``[metrics]`` as Lightning does."""
+        if self.strategy.spawning:
+            return self.strategy.spawn(self, "test", model, dataloaders, ckpt_path, verbose, datamodule)
         self.datamodule, dataloaders = self._datamodule("test", datamodule, dataloaders)
         return self._evaluate("test", model, dataloaders, ckpt_path)
 
@@ -483,9 +506,11 @@ class Trainer:
                 return_predictions: bool | None = None,
                 ckpt_path: str | os.PathLike[str] | None = None) -> list[Any]:
         """Run ``predict_step`` over every batch; returns the predictions in order."""
+        if self.strategy.spawning:
+            return self.strategy.spawn(self, "predict", model, dataloaders, datamodule, return_predictions, ckpt_path)
         self.datamodule, dataloaders = self._datamodule("predict", datamodule, dataloaders)
         self._reset_metrics()
-        with self._attached(model):
+        with self.strategy.world(self), self._attached(model):
             self._continue_hooks(model)
             return loop.predict(self, model, dataloaders, ckpt_path)
 
@@ -500,6 +525,6 @@ class Trainer:
         if stage == "test" and not callable(getattr(model, "test_step", None)):
             raise MisconfigurationError(f"Trainer.test: {type(model).__name__} has no test_step method")
         self._reset_metrics()
-        with self._attached(model):
+        with self.strategy.world(self), self._attached(model):
             self._continue_hooks(model)
             return loop.evaluate(self, stage, model, dataloaders, ckpt_path)
