@@ -117,9 +117,9 @@ class DDPStrategy:
     def world(self, trainer: Any) -> Iterator[None]:
         """The process group for the length of one run: the other processes launched (or the world found by
         torchrun/SLURM joined), the trainer told its ranks and device, the group destroyed at the end."""
-        children = []
         if self.found is None:
-            children = launcher.launch_script_copies(self.num_devices, self.num_nodes)
+            launcher.wait_at_exit(launcher.launch_script_copies(self.num_devices, self.num_nodes),
+                                  self.timeout.total_seconds())
             self.found = detect()
         self._tell(trainer)
         if not dist.is_initialized():
@@ -139,8 +139,6 @@ class DDPStrategy:
             if self._owns_group and dist.is_initialized():
                 dist.destroy_process_group()
                 self._owns_group = False
-        if children:
-            launcher.wait_for(children, self.timeout.total_seconds())
 
     def _tell(self, trainer: Any) -> None:
         trainer.global_rank, trainer.world_size = self.global_rank, self.world_size

@@ -9,6 +9,8 @@ fresh processes; rank zero's weights and counters come back to the caller's obje
 
 from __future__ import annotations
 
+import atexit
+import copy
 import os
 import subprocess
 import sys
@@ -60,17 +62,20 @@ def launch_script_copies(devices: int, num_nodes: int) -> list[subprocess.Popen[
     return children
 
 
-def wait_for(children: list[subprocess.Popen[bytes]], timeout: float) -> None:
-    """Wait for the launched copies to finish; a copy that failed makes this process fail too."""
-    for child in children:
-        try:
-            code = child.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            raise RuntimeError(f"a launched DDP process (pid {child.pid}) did not finish within {timeout:.0f}s after "
-                               "rank 0; it was killed") from None
-        if code != 0:
-            raise RuntimeError(f"a launched DDP process (pid {child.pid}) exited with code {code}")
+def wait_at_exit(children: list[subprocess.Popen[bytes]], timeout: float) -> None:
+    """When this process exits, wait for the launched copies (they run the rest of the script too), killing one
+    that outlives ``timeout``; a copy that failed is reported on stderr."""
+    def wait() -> None:
+        for child in children:
+            try:
+                code = child.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                code = f"killed: still running {timeout:.0f}s after rank 0 ended"
+            if code != 0:
+                print(f"fhooks: launched DDP process {child.pid} exited with {code}", file=sys.stderr, flush=True)
+
+    atexit.register(wait)
 
 
 def _spawned(local_rank: int, trainer: Any, method: str, args: tuple[Any, ...], variables: dict[str, str],
@@ -78,10 +83,13 @@ def _spawned(local_rank: int, trainer: Any, method: str, args: tuple[Any, ...], 
     """One process of ``ddp_spawn``: join the world, run the call; rank zero saves what goes back to the caller."""
     import torch
 
+    from fhooks.trainer.strategies.environment import detect
+
     os.environ.update({**variables, "LOCAL_RANK": str(local_rank)})
-    value = getattr(trainer, method)(*args)
+    trainer.strategy.found = detect()  # the pickled strategy was made before this process had a place
+    module = copy.deepcopy(args[0])  # the tensors came in shared memory: each process trains its own copy
+    value = getattr(trainer, method)(module, *args[1:])
     if trainer.global_rank == 0:
-        module = args[0]
         torch.save({"state_dict": module.state_dict(), "value": value, "global_step": trainer.global_step,
                     "current_epoch": trainer.current_epoch, "stop_reasons": list(trainer.stop_reasons),
                     "should_stop": trainer.should_stop,

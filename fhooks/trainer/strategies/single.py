@@ -40,7 +40,10 @@ class SingleDeviceStrategy:
         return loader
 
     def set_epoch(self, loader: Any, epoch: int) -> None:
-        """Tell the loader's distributed sampler the epoch (nothing alone)."""
+        """Tell the loader's samplers the epoch, as Lightning does every epoch on one device too."""
+        from fhooks.trainer.strategies.sampler import set_epoch
+
+        set_epoch(loader, epoch)
 
     def reduce_any(self, flag: bool) -> bool:
         """Whether ``flag`` holds on any rank."""
