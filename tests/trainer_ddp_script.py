@@ -1,9 +1,9 @@
 """Run by test_trainer_ddp.py (and tests/parity/test_trainer_ddp_parity.py): fhooks.Trainer under DDP on CPU.
 
 Usage: python trainer_ddp_script.py MODE OUT_DIR, where MODE is
-  fit       strategy="ddp", devices=2: a fit with a checkpoint every step, then a resume from a mid-epoch one;
+  fit       strategy="ddp", devices=2: a fit with a checkpoint every step, a resume from a mid-epoch one, then
+            a fit where only rank 1 asks to stop, at step 3 (three trainers in the same processes);
   spawn     strategy="ddp_spawn", devices=2: the same fit (rank zero's weights come back to the caller);
-  stop      a stop only rank 1 asks for, at step 3;
   kill      rank 1 dies at step 2 (os._exit); rank 0 must fail, not hang;
   lightning Lightning's own Trainer(strategy="ddp", devices=2) on the same set-up.
 Each rank writes OUT_DIR/<mode>-rank<r>.json (rank zero also the weights in OUT_DIR/<mode>-weights.pt).
@@ -86,6 +86,7 @@ def fit(out):
     again = Net()
     resumed.fit(again, DataLoader(dataset(), batch_size=BATCH), ckpt_path=os.path.join(folder, "step=4.ckpt"))
     report(out, "resume", resumed, again)
+    stop(out)
 
 
 def spawn(out):
@@ -121,4 +122,4 @@ def lightning(out):
 
 
 if __name__ == "__main__":
-    {"fit": fit, "spawn": spawn, "stop": stop, "kill": kill, "lightning": lightning}[sys.argv[1]](sys.argv[2])
+    {"fit": fit, "spawn": spawn, "kill": kill, "lightning": lightning}[sys.argv[1]](sys.argv[2])
