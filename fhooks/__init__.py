@@ -63,6 +63,10 @@ def __getattr__(name: str) -> object:
         from fhooks.trainer.trainer import Trainer
 
         return Trainer
+    if name == "DDPStrategy":
+        from fhooks.trainer.strategies import DDPStrategy
+
+        return DDPStrategy
     if name in ("LightningModule", "LightningDataModule", "seed_everything"):
         import fhooks.lightning
 
@@ -74,6 +78,7 @@ __all__ = [
     "EVENT_KINDS",
     "BatchData",
     "Callback",
+    "DDPStrategy",
     "Do",
     "Effect",
     "Event",

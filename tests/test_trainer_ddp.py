@@ -17,7 +17,8 @@ from torch.utils.data import DataLoader, DistributedSampler
 
 import fhooks
 from fhooks.errors import InvalidArgument
-from fhooks.trainer.strategies import DDPStrategy, SingleDeviceStrategy
+from fhooks import DDPStrategy
+from fhooks.trainer.strategies import SingleDeviceStrategy
 from tests.ddp_runs import ROOT, rank_reports, run_command, run_script
 
 pytest.importorskip("lightning")  # the script's module is a LightningModule, run by fhooks.Trainer
@@ -57,11 +58,12 @@ def test_two_processes_with_batch_16_train_as_one_with_batch_32(fit_run):
     assert_same_weights(torch.load(fit_run / "fit-weights.pt"), one_process_batch_32())
 
 
-def test_ranks_know_their_place_and_hooks_hear_it(fit_run):
+def test_ranks_know_their_place_hooks_hear_it_and_rank_zero_keeps_rank_zeros_effects(fit_run):
     rank0, rank1 = rank_reports(fit_run, "fit")
     assert [rank0["rank"], rank0["local_rank"], rank0["world_size"], rank0["is_global_zero"]] == [0, 0, 2, True]
     assert [rank1["rank"], rank1["local_rank"], rank1["world_size"], rank1["is_global_zero"]] == [1, 1, 2, False]
-    assert rank0["events"] == [[0, 2, 0]]  # fit_start: event.rank, RunInfo.world_size, RunInfo.global_rank
+    # fit_start: event.rank, RunInfo.world_size, RunInfo.global_rank; then what only rank zero's effects did
+    assert rank0["events"] == [[0, 2, 0], "rank zero's"]
     assert rank1["events"] == [[1, 2, 1]]
 
 

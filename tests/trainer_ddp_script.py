@@ -19,9 +19,9 @@ import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 import fhooks
-from fhooks import Stop, lambda_hook
+from fhooks import Do, Stop, lambda_hook, rank_zero, sequence
 from fhooks.callbacks import ModelCheckpoint
-from fhooks.trainer.strategies import DDPStrategy
+from fhooks import DDPStrategy
 
 EPOCHS = 2
 BATCH = 16  # per rank; one process with batch 32 reads the same samples per step
@@ -73,14 +73,15 @@ def trainer(strategy="ddp", callbacks=(), max_epochs=EPOCHS, **kwargs):
 
 def fit(out):
     seen = []
-    record = lambda_hook(on_fit_start=lambda e: seen.append([e.rank, e.data.world_size, e.data.global_rank]))
+    record = sequence(lambda_hook(on_fit_start=lambda e: seen.append([e.rank, e.data.world_size, e.data.global_rank])),
+                      rank_zero(lambda_hook(on_fit_start=lambda e: Do(lambda ctx: seen.append("rank zero's")))))
     every_step = ModelCheckpoint(every_n_train_steps=1, save_top_k=-1, filename="{step}")
     first = trainer(callbacks=[record, every_step], default_root_dir="runs")
     module = Net()
     first.fit(module, DataLoader(dataset(), batch_size=BATCH))
     report(out, "fit", first, module, events=seen, checkpoint_dir=str(first.checkpoint_dir))
     folder = first.checkpoint_dir
-    same = [lambda_hook(on_fit_start=lambda e: None),
+    same = [sequence(lambda_hook(on_fit_start=lambda e: None), rank_zero(lambda_hook(on_fit_start=lambda e: None))),
             ModelCheckpoint(every_n_train_steps=1, save_top_k=-1, filename="{step}")]
     resumed = trainer(callbacks=same, default_root_dir="resumed", logger=False)
     again = Net()

@@ -41,7 +41,13 @@ class _TrainingStep(torch.nn.Module):
 class DDPStrategy:
     """``strategy="ddp"`` with options: what ``DistributedDataParallel`` is told, the process group's timeout (a
     rank that dies or stops answering makes the others fail after it), and how the processes start
-    (``"script"``: the script again in subprocesses; ``"spawn"``: ``torch.multiprocessing``)."""
+    (``"script"``: the script again in subprocesses; ``"spawn"``: ``torch.multiprocessing``).
+
+    >>> from fhooks import Trainer
+    >>> trainer = Trainer(accelerator="cpu", devices=2, strategy=DDPStrategy(static_graph=True, timeout=60))
+    >>> trainer.strategy.static_graph, trainer.world_size, trainer.strategy.backend
+    (True, 2, 'gloo')
+    """
 
     strategy_name = "ddp"
 
