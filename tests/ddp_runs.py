@@ -19,7 +19,8 @@ SCRIPT = HERE / "trainer_ddp_script.py"
 def run_command(command: list[str], cwd: Path, timeout: float) -> subprocess.CompletedProcess[str]:
     """``command`` in ``cwd`` (this checkout's fhooks first on the path); killed with its children at ``timeout``."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
-    for name in ("RANK", "LOCAL_RANK", "WORLD_SIZE", "GROUP_RANK", "FHOOKS_LAUNCHED", "MASTER_PORT", "SLURM_NTASKS"):
+    for name in ("RANK", "LOCAL_RANK", "WORLD_SIZE", "GROUP_RANK", "FHOOKS_LAUNCHED", "MASTER_PORT", "SLURM_NTASKS",
+                 "PL_GLOBAL_SEED"):  # a seed_everything earlier in this worker would change the samplers' seed
         env.pop(name, None)
     proc = subprocess.Popen(command, cwd=cwd, env=env, start_new_session=True, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)

@@ -3,6 +3,7 @@
 Usage: python trainer_ddp_script.py MODE OUT_DIR, where MODE is
   fit       strategy="ddp", devices=2: a fit with a checkpoint every step, a resume from a mid-epoch one, then
             a fit where only rank 1 asks to stop, at step 3 (three trainers in the same processes);
+  once      the first fit alone, without files;
   spawn     strategy="ddp_spawn", devices=2: the same fit (rank zero's weights come back to the caller);
   kill      rank 1 dies at step 2 (os._exit); rank 0 must fail, not hang;
   lightning Lightning's own Trainer(strategy="ddp", devices=2) on the same set-up.
@@ -90,6 +91,13 @@ def fit(out):
     stop(out)
 
 
+def once(out):
+    run = trainer(logger=False, enable_checkpointing=False)
+    module = Net()
+    run.fit(module, DataLoader(dataset(), batch_size=BATCH))
+    report(out, "once", run, module)
+
+
 def spawn(out):
     run = trainer("ddp_spawn", logger=False, enable_checkpointing=False)
     module = Net()
@@ -123,4 +131,4 @@ def lightning(out):
 
 
 if __name__ == "__main__":
-    {"fit": fit, "spawn": spawn, "kill": kill, "lightning": lightning}[sys.argv[1]](sys.argv[2])
+    {"fit": fit, "once": once, "spawn": spawn, "kill": kill, "lightning": lightning}[sys.argv[1]](sys.argv[2])

@@ -14,10 +14,10 @@ pytestmark = pytest.mark.parity
 
 
 def test_fhooks_ddp_ends_with_lightnings_ddp_weights(tmp_path):
-    for mode in ("fit", "lightning"):
+    for mode in ("once", "lightning"):
         done = run_script(mode, tmp_path)
         assert done.returncode == 0, done.stdout[-4000:]
-    ours, theirs = torch.load(tmp_path / "fit-weights.pt"), torch.load(tmp_path / "lightning-weights.pt")
+    ours, theirs = torch.load(tmp_path / "once-weights.pt"), torch.load(tmp_path / "lightning-weights.pt")
     assert ours.keys() == theirs.keys()
     for name in ours:
         torch.testing.assert_close(ours[name], theirs[name], atol=1e-6, rtol=0)

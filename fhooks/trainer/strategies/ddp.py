@@ -129,12 +129,13 @@ class DDPStrategy:
             self.found = detect()
         self._tell(trainer)
         if not dist.is_initialized():
-            os.environ.setdefault("MASTER_ADDR", "127.0.0.1")
-            dist.init_process_group(self.backend, rank=self.global_rank, world_size=self.world_size,
-                                    timeout=self.timeout)
+            dist.init_process_group(self.backend, init_method=_rendezvous(self.found), rank=self.global_rank,
+                                    world_size=self.world_size, timeout=self.timeout)
             self._owns_group = True
         try:
             yield
+            if self._owns_group:
+                dist.barrier()  # nobody tears the group down while another rank still uses it
         except Exception as exc:
             if _is_peer_failure(exc):
                 raise DistributedError(f"rank {self.global_rank}: another process of the DDP run failed or did not "
@@ -207,6 +208,21 @@ class DDPStrategy:
 
     def barrier(self) -> None:
         dist.barrier()
+
+
+#: How many process groups this process has made with fhooks' launcher (the same count on every rank).
+_GROUPS_MADE = [0]
+
+
+def _rendezvous(world: World | None) -> str:
+    """Where the ranks meet: ``env://`` (torchrun, SLURM); under fhooks' launcher, each new process group of the
+    script (a second ``fit``...) one port up from the last, so no rank reaches the store of a group being torn down."""
+    if world is None or world.source != "fhooks":
+        os.environ.setdefault("MASTER_ADDR", "127.0.0.1")
+        return "env://"
+    port = int(os.environ["MASTER_PORT"]) + _GROUPS_MADE[0]
+    _GROUPS_MADE[0] += 1
+    return f"tcp://{os.environ['MASTER_ADDR']}:{port}"
 
 
 def _is_peer_failure(exc: BaseException) -> bool:
