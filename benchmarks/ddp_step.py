@@ -60,8 +60,8 @@ def module_class():
 
 def run_one(kind: str, steps: int, out: str) -> None:
     torch.set_num_threads(1)
-    options = dict(strategy="ddp", devices=2, accelerator="cpu", max_epochs=1, logger=False,
-                   enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False)
+    options = {"strategy": "ddp", "devices": 2, "accelerator": "cpu", "max_epochs": 1, "logger": False,
+               "enable_checkpointing": False, "enable_progress_bar": False, "enable_model_summary": False}
     if kind == "fhooks":
         from fhooks import Trainer
     else:

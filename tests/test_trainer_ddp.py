@@ -16,13 +16,13 @@ import torch
 from torch.utils.data import DataLoader, DistributedSampler
 
 import fhooks
-from fhooks.errors import InvalidArgument
 from fhooks import DDPStrategy
+from fhooks.errors import InvalidArgument
 from fhooks.trainer.strategies import SingleDeviceStrategy
 from tests.ddp_runs import ROOT, rank_reports, run_command, run_script
 
 pytest.importorskip("lightning")  # the script's module is a LightningModule, run by fhooks.Trainer
-from tests import trainer_ddp_script as script  # noqa: E402
+from tests import trainer_ddp_script as script
 
 
 @pytest.fixture(scope="module")

@@ -20,9 +20,8 @@ import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 import fhooks
-from fhooks import Do, Stop, lambda_hook, rank_zero, sequence
+from fhooks import DDPStrategy, Do, Stop, lambda_hook, rank_zero, sequence
 from fhooks.callbacks import ModelCheckpoint
-from fhooks import DDPStrategy
 
 EPOCHS = 2
 BATCH = 16  # per rank; one process with batch 32 reads the same samples per step

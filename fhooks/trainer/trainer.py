@@ -281,7 +281,8 @@ class Trainer:
             num_val_batches=num_val_batches, val_check_interval=self.val_check_interval,
             check_val_every_n_epoch=self.check_val_every_n_epoch,
             accumulate_grad_batches=self.accumulate_grad_batches, fast_dev_run=self.fast_dev_run,
-            world_size=self.world_size, global_rank=self.global_rank, checkpoint_dir=str(self.checkpoint_dir), optimizers=optimizers,
+            world_size=self.world_size, global_rank=self.global_rank, checkpoint_dir=str(self.checkpoint_dir),
+            optimizers=optimizers,
             schedulers=tuple(self._scheduler_info(c) for c in self.lr_scheduler_configs),
             log_every_n_steps=self.log_every_n_steps, **counts)
 

@@ -108,7 +108,7 @@ class DDPStrategy:
 
     @property
     def node_rank(self) -> int:
-        return self.found.node_rank if self.found else int(os.environ.get("NODE_RANK", 0))
+        return self.found.node_rank if self.found else int(os.environ.get("NODE_RANK", "0"))
 
     @property
     def spawning(self) -> bool:

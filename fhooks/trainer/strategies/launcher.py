@@ -36,7 +36,7 @@ def script_command() -> list[str]:
     main = sys.modules.get("__main__")
     spec = getattr(main, "__spec__", None)
     if spec is not None and spec.name not in ("__main__", None):
-        name = spec.name[: -len(".__main__")] if spec.name.endswith(".__main__") else spec.name
+        name = spec.name.removesuffix(".__main__")
         return [sys.executable, "-m", name, *sys.argv[1:]]
     if not getattr(main, "__file__", None):
         raise RuntimeError("Trainer(strategy='ddp') started from an interactive session cannot re-run its script; "
@@ -46,7 +46,7 @@ def script_command() -> list[str]:
 
 def launch_script_copies(devices: int, num_nodes: int) -> list[subprocess.Popen[bytes]]:
     """Start local ranks 1..devices-1 of this node as copies of the script; this process becomes local rank 0."""
-    node_rank = int(os.environ.get("NODE_RANK", 0))
+    node_rank = int(os.environ.get("NODE_RANK", "0"))
     addr, port = master_address()
     if num_nodes > 1 and "MASTER_ADDR" not in os.environ:
         raise RuntimeError(f"Trainer(num_nodes={num_nodes}) launched by hand: set MASTER_ADDR, MASTER_PORT and "
@@ -103,7 +103,7 @@ def spawn(trainer: Any, method: str, args: tuple[Any, ...], devices: int, num_no
     import torch.multiprocessing as mp
 
     addr, port = master_address()
-    variables = world_variables(0, int(os.environ.get("NODE_RANK", 0)), devices, devices * num_nodes, addr,
+    variables = world_variables(0, int(os.environ.get("NODE_RANK", "0")), devices, devices * num_nodes, addr,
                                 port or free_port())
     with tempfile.TemporaryDirectory() as folder:
         path = os.path.join(folder, "rank0.pt")

@@ -72,7 +72,7 @@ def distributed_loader(loader: Any, training: bool, num_replicas: int, rank: int
     if not needs_sampler(loader):
         return loader
     options = {"num_replicas": num_replicas, "rank": rank, "shuffle": training or _is_shuffled(loader),
-               "seed": int(os.environ.get("PL_GLOBAL_SEED", 0))}
+               "seed": int(os.environ.get("PL_GLOBAL_SEED", "0"))}
     if isinstance(loader.sampler, (RandomSampler, SequentialSampler)):
         sampler: Any = DistributedSampler(loader.dataset, **options)
     else:
