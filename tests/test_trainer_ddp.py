@@ -155,6 +155,7 @@ def test_strategy_options():
     ({"strategy": "single_device", "devices": 2}, "strategy='single_device' runs one process"),
     ({"num_nodes": 0}, "num_nodes=0"),
     ({"sync_batchnorm": "yes"}, "sync_batchnorm='yes'"),
+    ({"sync_batchnorm": True, "devices": 2}, "SyncBatchNorm runs on CUDA only"),
 ])
 def test_bad_distribution_arguments_are_refused_at_construction(arguments, message):
     with pytest.raises(InvalidArgument, match=message.replace("[", r"\[").replace("]", r"\]")):

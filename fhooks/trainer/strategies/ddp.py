@@ -82,6 +82,9 @@ class DDPStrategy:
         self.accelerator, self.device_ids, self.num_nodes = accelerator, device_ids, num_nodes
         self.num_devices = len(device_ids)
         self.sync_batchnorm, self.use_distributed_sampler = sync_batchnorm, use_distributed_sampler
+        if sync_batchnorm and accelerator != "cuda":
+            raise InvalidArgument(f"Trainer(sync_batchnorm=True, accelerator={accelerator!r}): torch's SyncBatchNorm "
+                                  "runs on CUDA only; pass accelerator='cuda' or sync_batchnorm=False")
         if self.found is not None and self.found.world_size != self.num_devices * num_nodes:
             raise InvalidArgument(
                 f"Trainer(devices={self.num_devices}, num_nodes={num_nodes}) makes {self.num_devices * num_nodes} "
