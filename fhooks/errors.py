@@ -61,3 +61,7 @@ class HookStateWarning(UserWarning):
     ...     warnings.simplefilter("ignore", HookStateWarning)  # resuming with other callbacks on purpose
     ...     warnings.warn("not restored: ModelCheckpoint", HookStateWarning)
     """
+
+
+class DistributedError(FhooksError, RuntimeError):
+    """Another process of a distributed run failed, or stopped answering within the process group's timeout."""

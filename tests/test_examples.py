@@ -23,6 +23,7 @@ EXPECTED = {
     "replay_what_if.py": (("sklearn",), "patience  stop epoch  best val_loss  kept checkpoints"),
     "lightning_port.py": ((), "reloaded: lr=0.1"),
     "hand_loop.py": ((), "stopped at epoch"),
+    "ddp.py": ((), "world_size=1"),
 }
 
 

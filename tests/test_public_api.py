@@ -21,7 +21,7 @@ CORE_API = [
 ]
 
 TOP_LEVEL_API = [
-    "BatchData", "Callback", "Do", "EVENT_KINDS", "Effect", "Event", "Hook", "HookLike", "LightningDataModule",
+    "BatchData", "Callback", "DDPStrategy", "Do", "EVENT_KINDS", "Effect", "Event", "Hook", "HookLike", "LightningDataModule",
     "LightningModule", "Log", "OptimizerInfo",
     "Print", "Raise", "RemoveCheckpoint", "RunInfo", "SaveCheckpoint", "SetAccumulation", "SetLearningRates", "Stop",
     "Trainer", "__version__", "after", "all_of", "any_of", "attach", "every_n", "fold", "from_data", "frozendict",

@@ -233,6 +233,7 @@ class RunInfo:
     accumulate_grad_batches: int = 1
     fast_dev_run: bool = False
     world_size: int = 1
+    global_rank: int = 0
     checkpoint_dir: str = "checkpoints"
     optimizers: tuple[OptimizerInfo, ...] = ()
     schedulers: tuple[SchedulerInfo, ...] = ()

@@ -387,15 +387,31 @@ def guarded_folders(trainer: Any) -> list[str]:
 @contextlib.contextmanager
 def guarded(trainer: Any) -> Iterator[None]:
     """Claim the loggers' version folders, then lock the trainer's checkpoint folders for the length of a fit
-    (``trainer.file_guard`` meanwhile)."""
-    for logger in trainer.loggers:
+    (``trainer.file_guard`` meanwhile). Under DDP only rank zero claims and locks; the other ranks take its
+    version numbers (they write nothing)."""
+    zero = getattr(trainer, "global_rank", 0) == 0
+    for logger in trainer.loggers if zero else ():
         claim = getattr(logger, "claim", None)
         if callable(claim):
             claim()
-    guard = FileGuard(guarded_folders(trainer))
+    if getattr(trainer, "world_size", 1) > 1:
+        _share_versions(trainer)
+    guard = FileGuard(guarded_folders(trainer) if zero else [])
     trainer.file_guard = guard
     try:
         yield
     finally:
         trainer.file_guard = None
         guard.close()
+
+
+def _share_versions(trainer: Any) -> None:
+    """Rank zero's loggers' claimed version numbers, given to the other ranks' loggers (one broadcast)."""
+    versions = trainer.strategy.broadcast([getattr(logger, "_version", None) for logger in trainer.loggers])
+    if trainer.global_rank == 0:
+        return
+    for logger, version in zip(trainer.loggers, versions):
+        if hasattr(logger, "_version"):
+            logger._version = version
+            if hasattr(logger, "_claimed"):
+                logger._claimed = True

@@ -27,6 +27,8 @@ def write_json_atomic(path: str | os.PathLike[str], data: Any) -> Path:
 
 @handles(WriteJson)
 def _write_json(effect: WriteJson, ctx: Context) -> None:
+    if getattr(ctx.trainer, "global_rank", 0) != 0:
+        return
     path = Path(effect.path)
     if effect.in_root_dir and not path.is_absolute():
         path = Path(getattr(ctx.trainer, "default_root_dir", None) or os.getcwd()) / path

@@ -34,7 +34,8 @@ class LogBook:
             enable_graph: bool = False, sync_dist: bool = False, sync_dist_group: Any = None,
             add_dataloader_idx: bool = True, batch_size: int | None = None, metric_attribute: str | None = None,
             rank_zero_only: bool = False) -> None:
-        """``LightningModule.log`` (``sync_dist`` reduces nothing on one process; ``enable_graph`` keeps no graph)."""
+        """``LightningModule.log`` (``sync_dist`` reduces across the ranks of a distributed run, nothing on one
+        process; ``enable_graph`` keeps no graph)."""
         if not isinstance(name, str):
             raise MisconfigurationError(f"self.log(name={name!r}): the name must be a string")
         if self.active is None:
@@ -47,7 +48,7 @@ class LogBook:
         self.active.log(self.fx, name, value, prog_bar=prog_bar, logger=True if logger is None else logger,
                         on_step=on_step, on_epoch=on_epoch, reduce_fx=reduce_fx,
                         add_dataloader_idx=add_dataloader_idx, batch_size=batch_size,
-                        metric_attribute=metric_attribute)
+                        metric_attribute=metric_attribute, sync=sync_dist)
         self.changed = True
 
     def log_dict(self, dictionary: Any, **kwargs: Any) -> None:

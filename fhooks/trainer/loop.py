@@ -18,7 +18,7 @@ from fhooks.errors import MisconfigurationError
 from fhooks.lightning import run as lightning
 from fhooks.lightning.hooks import overridden
 from fhooks.trainer import checkpoint as ckpt
-from fhooks.trainer import checkpoint_files, lightning_layout, module_step, moments, restore
+from fhooks.trainer import checkpoint_files, lightning_layout, module_step, moments, restore, strategies
 from fhooks.trainer.config import check_batches, limited
 from fhooks.trainer.logbook import float_metrics
 from fhooks.trainer.optim import parse_optimizers, step_schedulers
@@ -89,6 +89,7 @@ def fit(trainer: Any, module: Any, train_loaders: Any, val_loaders: Any, ckpt_pa
         lightning.before_run(trainer, module, trainer.datamodule, "fit")
         trainer.step_mode = module_step.step_mode(module, trainer)
         module.to(trainer.device)
+        trainer.strategy.setup_module(trainer, module)
         if callable(getattr(module, "configure_optimizers", None)) and lightning.is_lightning_module(module):
             _configure_optimizers(trainer, module)  # as Lightning: after setup, before the dataloaders
         train = _loaders(_data_source(trainer, module), train_loaders, "train_dataloader")
@@ -96,8 +97,9 @@ def fit(trainer: Any, module: Any, train_loaders: Any, val_loaders: Any, ckpt_pa
             raise MisconfigurationError("Trainer.fit: no training data; pass train_dataloaders or define train_dataloader()")
         if len(train) > 1:
             raise MisconfigurationError(f"Trainer.fit: got {len(train)} training loaders; pass one")
-        trainer.train_loader = train[0]
-        trainer.val_loaders = _loaders(_data_source(trainer, module), val_loaders, "val_dataloader")
+        trainer.train_loader = trainer.strategy.prepare_loader(train[0], training=True)
+        trainer.val_loaders = [trainer.strategy.prepare_loader(loader, training=False) for loader in
+                               _loaders(_data_source(trainer, module), val_loaders, "val_dataloader")]
         if not overridden(module, "validation_step"):
             trainer.val_loaders = []
         if not callable(getattr(module, "configure_optimizers", None)):
@@ -192,7 +194,8 @@ def _sanity_total(trainer: Any) -> int:
 def _reload_train_loader(trainer: Any, module: Any) -> None:
     """Fetch the training loader again (after a hook changed the batch size) and recount its batches."""
     trainer.reload_train_dataloader = False
-    trainer.train_loader = _loaders(_data_source(trainer, module), None, "train_dataloader")[0]
+    trainer.train_loader = trainer.strategy.prepare_loader(
+        _loaders(_data_source(trainer, module), None, "train_dataloader")[0], training=True)
     trainer.num_training_batches = limited(_length(trainer.train_loader), trainer.limits["fit"])
 
 
@@ -215,6 +218,7 @@ def _done(trainer: Any) -> bool:
     """Whether fitting is over: max_steps reached, or a stop request that may be honoured now."""
     if trainer.max_steps != -1 and trainer.global_step >= trainer.max_steps:
         return True
+    strategies.agree_on_stop(trainer)
     return trainer.should_stop and trainer.can_stop
 
 
@@ -259,6 +263,7 @@ def _train_epoch(trainer: Any, module: Any, plan: Any) -> None:
         torch.set_rng_state(plan.epoch_start_rng)
     total = trainer.num_training_batches
     on_accelerator = trainer.device.type != "cpu"
+    trainer.strategy.set_epoch(trainer.train_loader, trainer.current_epoch)
     batches = _lookahead(trainer.train_loader)
     for batch_idx, (batch, last) in enumerate(batches):
         if total is not None and batch_idx >= total:
@@ -323,6 +328,7 @@ def _after_batch(trainer: Any, module: Any, batch_idx: int, last: bool, validati
     due = _val_due(trainer, batch_idx, last)
     if due and not validation_done:
         _validate_in_fit(trainer, module)
+    strategies.agree_on_stop(trainer)
     if trainer.should_stop and trainer.can_stop:
         if not due and not validation_done and _val_at_epoch_end(trainer):
             _validate_in_fit(trainer, module)
@@ -354,10 +360,10 @@ def _train_batch(trainer: Any, module: Any, batch: Any, batch_idx: int, last: bo
     if trainer.step_mode is None:
         book.fx = "training_step"
         if trainer.precision == "32-true":
-            output = module.training_step(batch, batch_idx)
+            output = trainer.strategy.training_step(module, batch, batch_idx)
         else:
             with _autocast(trainer):
-                output = module.training_step(batch, batch_idx)
+                output = trainer.strategy.training_step(module, batch, batch_idx)
         book.fx = None
         loss, values = split_output(output, trainer.step_where)
     else:
@@ -572,7 +578,8 @@ def evaluate(trainer: Any, stage: str, module: Any, loaders: Any, ckpt_path: Any
         lightning.before_run(trainer, module, trainer.datamodule, stage)
         module.to(trainer.device)
         method = "test_dataloader" if stage == "test" else "val_dataloader"
-        found = _loaders(_data_source(trainer, module), loaders, method)
+        found = [trainer.strategy.prepare_loader(loader, training=False)
+                 for loader in _loaders(_data_source(trainer, module), loaders, method)]
         if not found:
             raise MisconfigurationError(f"Trainer.{stage}: no data; pass dataloaders or define {method}()")
         if ckpt_path is not None:

@@ -117,7 +117,7 @@ def _training_step(trainer: Any, module: Any, batch: Any, batch_idx: int) -> Any
     outer, book.fx = book.fx, "training_step"
     try:
         with _autocast(trainer):
-            output = module.training_step(batch, batch_idx)
+            output = trainer.strategy.training_step(module, batch, batch_idx)
     finally:
         book.fx = outer
     if trainer.step_mode == "manual" and output is not None and not _has_loss(output):

@@ -24,6 +24,7 @@ import torch
 
 from fhooks.errors import MisconfigurationError
 from fhooks.trainer.outputs import batch_size as infer_batch_size
+from fhooks.trainer.strategies import sync_value
 
 # (on_step values allowed, on_epoch values allowed, default on_step, default on_epoch); None: logging refused
 _STEP = ((False, True), (False, True), True, False)
@@ -131,6 +132,7 @@ class Meta(NamedTuple):
     add_dataloader_idx: bool
     dataloader_idx: int | None
     metric_attribute: str | None
+    sync: bool = False  # sync_dist: reduced across the ranks of a distributed run
 
     def keys(self, on_step: bool) -> tuple[str, str]:
         """``(name, forked name)`` for a step (``on_step=True``) or epoch value, with the loader suffix."""
@@ -161,7 +163,7 @@ class Logged:
             value = value.to(torch.get_default_dtype())
         meta = self.meta
         if meta.on_step:
-            self.step_value = value
+            self.step_value = sync_value(value, meta.reduce) if meta.sync else value
             if not meta.on_epoch:
                 return
         if self.total is None:
@@ -185,7 +187,12 @@ class Logged:
             if self.metric is not None:
                 self.computed = self.metric.compute()
             elif self.total is not None:
-                self.computed = self.total / self.weight if self.meta.reduce == "mean" else self.total
+                total, weight = self.total, self.weight
+                if self.meta.sync:  # Lightning's rule: the ranks' totals and weights, summed, then divided
+                    total = sync_value(total, self.meta.reduce, count=True)
+                    weight = sync_value(torch.tensor(float(weight)), "sum").item() if self.meta.reduce == "mean" \
+                        else weight
+                self.computed = total / weight if self.meta.reduce == "mean" else total
         return self.computed
 
     def reset(self) -> None:
@@ -219,7 +226,7 @@ class Results(dict):
 
     def log(self, fx: str, name: str, value: Any, *, prog_bar: bool = False, logger: bool = True,
             on_step: bool = False, on_epoch: bool = True, reduce_fx: Any = "mean", add_dataloader_idx: bool = True,
-            batch_size: int | None = None, metric_attribute: str | None = None) -> None:
+            batch_size: int | None = None, metric_attribute: str | None = None, sync: bool = False) -> None:
         if not on_step and not on_epoch:
             raise MisconfigurationError(f"self.log({name!r}, on_step=False, on_epoch=False) logs nothing; "
                                         "set one of them")
@@ -229,7 +236,7 @@ class Results(dict):
         loader = self.dataloader_idx
         key = f"{fx}.{name}" if loader is None or not add_dataloader_idx else f"{fx}.{name}.{loader}"
         meta = Meta(fx, name, bool(prog_bar), bool(logger), on_step, on_epoch, reduction(reduce_fx),
-                    add_dataloader_idx, loader, metric_attribute)
+                    add_dataloader_idx, loader, metric_attribute, bool(sync))
         entry = self.get(key)
         if entry is None:
             entry = self[key] = Logged(meta)

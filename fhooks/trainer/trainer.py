@@ -50,6 +50,7 @@ from fhooks.trainer import (
     loop,
     moments,
     results_table,
+    strategies,
 )
 from fhooks.trainer import checkpoint as ckpt
 from fhooks.trainer import config as cfg
@@ -103,7 +104,11 @@ class Trainer(TrainerSurface):
         log_every_n_steps: int | None = None,
         precision: str | int | None = None,
         accelerator: str = "auto",
-        devices: int | str = "auto",
+        devices: int | str | list[int] = "auto",
+        strategy: Any = "auto",
+        num_nodes: int = 1,
+        sync_batchnorm: bool = False,
+        use_distributed_sampler: bool = True,
         seed: int | None = None,
         fast_dev_run: bool = False,
         resume_strict: bool = False,
@@ -160,6 +165,8 @@ class Trainer(TrainerSurface):
         self.log_every_n_steps = cfg.check_positive(log_every_n_steps, "log_every_n_steps", minimum=0)
         self.precision = cfg.check_precision(precision)
         self.device = self._device(accelerator)
+        self.accelerator = self.device.type
+        strategies.configure(self, accelerator, devices, strategy, num_nodes, sync_batchnorm, use_distributed_sampler)
         if self.precision == "16-mixed" and self.device.type != "cuda":
             raise InvalidArgument("Trainer: precision='16-mixed' needs a CUDA device; use precision='bf16-mixed' on CPU")
         self.seed = cfg.check_seed(seed)
@@ -167,8 +174,6 @@ class Trainer(TrainerSurface):
         if fast_dev_run:
             self._fast_dev_run(cfg.check_positive(int(fast_dev_run), "fast_dev_run"))
         self.resume_strict = cfg.check_bool(resume_strict, "resume_strict")
-        self.global_rank = 0
-        self.world_size = 1
         self.file_guard: checkpoint_files.FileGuard | None = None
         self.settings.apply_globally()
         self._reset()
@@ -313,7 +318,8 @@ class Trainer(TrainerSurface):
             num_val_batches=num_val_batches, val_check_interval=self.val_check_interval,
             check_val_every_n_epoch=self.check_val_every_n_epoch,
             accumulate_grad_batches=self.accumulate_grad_batches, fast_dev_run=self.fast_dev_run,
-            world_size=self.world_size, checkpoint_dir=str(self.checkpoint_dir), optimizers=optimizers,
+            world_size=self.world_size, global_rank=self.global_rank, checkpoint_dir=str(self.checkpoint_dir),
+            optimizers=optimizers,
             schedulers=tuple(self._scheduler_info(c) for c in self.lr_scheduler_configs),
             log_every_n_steps=self.log_every_n_steps, **counts)
 
@@ -338,7 +344,7 @@ class Trainer(TrainerSurface):
         """
         self.logged_metrics.update(metrics)
         values = {k: v.item() if isinstance(v, torch.Tensor) else v for k, v in metrics.items()}
-        if not self.loggers or not values:
+        if not self.loggers or not values or self.global_rank != 0:
             return
         if step is None:
             values.setdefault("epoch", self.current_epoch)
@@ -349,15 +355,16 @@ class Trainer(TrainerSurface):
 
     def log_hyperparams(self, module: Any) -> None:
         """Give every logger the module's hyperparameters (when there are any, as Lightning), its graph, and save."""
-        logger_calls.start_run(self.loggers, module, getattr(self, "datamodule", None))
+        if self.global_rank == 0:
+            logger_calls.start_run(self.loggers, module, getattr(self, "datamodule", None))
 
     def finalize_loggers(self, status: str) -> None:
         """Tell every logger the run ended: ``"success"`` or ``"failed"``."""
         self._tell_loggers("finalize", status)
 
     def _tell_loggers(self, method: str, *args: Any) -> None:
-        """Call ``method`` on every logger that has it (a logger needs only ``log_metrics``)."""
-        for logger in self.loggers:
+        """Call ``method`` on every logger that has it (a logger needs only ``log_metrics``); rank zero only."""
+        for logger in self.loggers if self.global_rank == 0 else ():
             fn = getattr(logger, method, None)
             if fn is not None:
                 fn(*args)
@@ -374,6 +381,15 @@ class Trainer(TrainerSurface):
                 (while an exception is being handled: a warning instead, so that exception propagates).
         """
         target = Path(os.path.abspath(path))
+        if self.world_size > 1:  # every rank builds it (hooks hear save_checkpoint), rank zero writes, all wait
+            with strategies.between_barriers(self):
+                if self.global_rank != 0:
+                    loop.build_checkpoint(self, weights_only)
+                    return target
+                return self._save_checkpoint(target, weights_only)
+        return self._save_checkpoint(target, weights_only)
+
+    def _save_checkpoint(self, target: Path, weights_only: bool) -> Path:
         guard, run = self.file_guard, checkpoint_files.run_id(self)
         if guard is not None and not checkpoint_files.may_write(guard, str(target), run, self.handling_exception):
             return target
@@ -394,6 +410,8 @@ class Trainer(TrainerSurface):
         Only a file this run wrote is deleted: during a fit, one the folder's ledger lists as this run's
         (and still the same file; anything else is kept, with a warning); outside a fit, one this trainer wrote.
         """
+        if self.global_rank != 0:
+            return
         target = resolve(os.fspath(path), self.checkpoint_dir)
         resumed = self.ckpt_path is not None and target.resolve() == Path(self.ckpt_path).resolve()
         if resumed and not even_if_resumed:
@@ -495,6 +513,8 @@ class Trainer(TrainerSurface):
         Data comes from ``train_dataloaders``/``val_dataloaders``, a ``datamodule`` (also accepted in
         place of ``train_dataloaders``, as Lightning), or the module's ``*_dataloader`` methods.
         """
+        if self.strategy.spawning:
+            return self.strategy.spawn(self, "fit", model, train_dataloaders, val_dataloaders, datamodule, ckpt_path)
         self._reset()
         self._seed()
         self.ckpt_path = ckpt_path
@@ -503,8 +523,8 @@ class Trainer(TrainerSurface):
         self.datamodule, train_dataloaders = self._datamodule("fit", datamodule, train_dataloaders, val_dataloaders)
         self.fit_train_loaders = train_dataloaders  # what estimated_stepping_batches counts before the fit loads it
         self._merge_module_callbacks(model)
-        with self._running("fit"), self.settings.anomaly_detection(), self._attached(model), \
-                checkpoint_files.guarded(self), moments.sigterm_raises():
+        with self._running("fit"), self.settings.anomaly_detection(), self.strategy.world(self), \
+                self._attached(model), checkpoint_files.guarded(self), moments.sigterm_raises():
             self.dispatcher = Dispatcher(self, self.hook, model)
             loop.fit(self, model, train_dataloaders, val_dataloaders, ckpt_path)
 
@@ -517,6 +537,8 @@ class Trainer(TrainerSurface):
         None: ``"best"``, with Lightning's warning).
         """
         model, ckpt_path = self._model_and_ckpt("validate", model, ckpt_path)
+        if self.strategy.spawning:
+            return self.strategy.spawn(self, "validate", model, dataloaders, ckpt_path, verbose, datamodule)
         self.datamodule, dataloaders = self._datamodule("validate", datamodule, dataloaders)
         return self._evaluate("validate", model, dataloaders, ckpt_path, verbose)
 
@@ -526,6 +548,8 @@ class Trainer(TrainerSurface):
         """Run one test epoch; returns ``[metrics]`` and prints their table (``verbose``); ``model``/``ckpt_path``
         as in :meth:`validate`."""
         model, ckpt_path = self._model_and_ckpt("test", model, ckpt_path)
+        if self.strategy.spawning:
+            return self.strategy.spawn(self, "test", model, dataloaders, ckpt_path, verbose, datamodule)
         self.datamodule, dataloaders = self._datamodule("test", datamodule, dataloaders)
         return self._evaluate("test", model, dataloaders, ckpt_path, verbose)
 
@@ -535,9 +559,11 @@ class Trainer(TrainerSurface):
         """Run ``predict_step`` over every batch; returns the predictions in order (None with
         ``return_predictions=False``); ``model``/``ckpt_path`` as in :meth:`validate`."""
         model, ckpt_path = self._model_and_ckpt("predict", model, ckpt_path)
+        if self.strategy.spawning:
+            return self.strategy.spawn(self, "predict", model, dataloaders, datamodule, return_predictions, ckpt_path)
         self.datamodule, dataloaders = self._datamodule("predict", datamodule, dataloaders)
         self._reset_metrics()
-        with self._running("predict"), self._attached(model):
+        with self._running("predict"), self.strategy.world(self), self._attached(model):
             self._continue_hooks(model)
             predictions = loop.predict(self, model, dataloaders, ckpt_path)
         return None if return_predictions is False else predictions
@@ -564,7 +590,7 @@ class Trainer(TrainerSurface):
         if stage == "test" and not callable(getattr(model, "test_step", None)):
             raise MisconfigurationError(f"Trainer.test: {type(model).__name__} has no test_step method")
         self._reset_metrics()
-        with self._running(stage), self._attached(model):
+        with self._running(stage), self.strategy.world(self), self._attached(model):
             self._continue_hooks(model)
             results = loop.evaluate(self, stage, model, dataloaders, ckpt_path)
         if verbose and self.global_rank == 0:
