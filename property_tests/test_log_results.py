@@ -57,3 +57,25 @@ def test_a_reset_forgets_everything_until_the_next_log(batches):
         results.log("training_step", "x", torch.tensor(value))
     results.reset()
     assert results.metrics(on_step=True) == results.metrics(on_step=False) == ({}, {}, {})
+
+
+special = st.one_of(values, st.sampled_from([math.nan, math.inf, -math.inf, 0.0, 1.0]))  # ties, NaN, both infinities
+special_batches = st.lists(st.tuples(special, st.integers(min_value=1, max_value=64)), min_size=1, max_size=30)
+
+
+def same_number(got: float, expected: float) -> bool:
+    if math.isnan(expected) or math.isinf(expected):
+        return (math.isnan(got) and math.isnan(expected)) or got == expected
+    return math.isclose(got, expected, rel_tol=1e-4, abs_tol=1e-2)
+
+
+@given(special_batches, st.sampled_from(["mean", "sum", "max", "min"]))
+def test_nan_and_infinities_reduce_as_torch_reduces_them(batches, reduce_fx):
+    epoch, step = logged(batches, reduce_fx=reduce_fx)
+    plain = torch.tensor([v for v, _ in batches], dtype=torch.float64)
+    sizes = torch.tensor([n for _, n in batches], dtype=torch.float64)
+    expected = {"mean": lambda: (plain * sizes).sum() / sizes.sum(), "sum": plain.sum, "max": plain.max,
+                "min": plain.min}[reduce_fx]()
+    assert same_number(float(epoch["x_epoch"]), float(expected)), (float(epoch["x_epoch"]), float(expected))
+    last = batches[-1][0]
+    assert same_number(float(step["x_step"]), last)
