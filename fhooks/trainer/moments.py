@@ -24,7 +24,6 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-import attrs
 import torch
 
 from fhooks.trainer import checkpoint as ckpt
@@ -41,7 +40,7 @@ def boundary(trainer: Any, *, keep_rng: bool = False, batch_end: dict[str, Any] 
     RNG states are kept when ``keep_rng`` or when someone hears ``exception`` (only an exception
     checkpoint, or one written in the middle of a validation, goes back to a boundary).
     """
-    trainer.position = position = attrs.evolve(trainer.position, **changes) if changes else trainer.position
+    trainer.position = position = trainer.position.moved(changes)
     d = trainer.dispatcher
     rng = ckpt.rng_states() if keep_rng or "exception" in d.heard else None
     stop = (trainer.should_stop, tuple(trainer.stop_reasons))
@@ -50,7 +49,8 @@ def boundary(trainer: Any, *, keep_rng: bool = False, batch_end: dict[str, Any] 
 
 def advance(trainer: Any, **changes: Any) -> None:
     """Mark moments as happened (the hook state from here on includes them)."""
-    trainer.position = attrs.evolve(trainer.position, **changes)
+    trainer.position = trainer.position.moved(changes)
+
 
 
 def roll_back(trainer: Any) -> None:

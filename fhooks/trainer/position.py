@@ -58,6 +58,24 @@ class Position:
         """Whether nothing of batch ``batches_done - 1`` is left to run."""
         return self.batch_end_done and self.validation_done
 
+    def moved(self, changes: dict[str, Any]) -> Position:
+        """This position with ``changes`` (field names to values); itself when they change nothing.
+
+        The loop moves the position several times a batch: this is ``attrs.evolve`` without its generic cost.
+
+        >>> p = Position(epoch_started=True)
+        >>> p.moved({"epoch_started": True}) is p, p.moved({"batches_done": 2}).batches_done
+        (True, 2)
+        """
+        get = changes.get
+        new = Position(self.stage, get("epoch", self.epoch), get("batches_done", self.batches_done),
+                       get("epoch_started", self.epoch_started), get("step_done", self.step_done),
+                       get("batch_end_done", self.batch_end_done), get("validation_done", self.validation_done),
+                       get("epoch_end_done", self.epoch_end_done), get("schedulers_stepped", self.schedulers_stepped))
+        if len(changes) != sum(1 for name in changes if name in _FIELD_NAMES):
+            raise TypeError(f"Position.moved: unknown fields {sorted(set(changes) - _FIELD_NAMES)}")
+        return self if new == self else new
+
     def to_plain(self) -> dict[str, Any]:
         """As a plain dict (what the checkpoint stores)."""
         return attrs.asdict(self)
@@ -99,3 +117,6 @@ class Boundary:
     stop: tuple[bool, tuple[str, ...]]
     rng: dict[str, Any] | None = None
     batch_end: dict[str, Any] | None = None
+
+
+_FIELD_NAMES = frozenset(a.name for a in attrs.fields(Position))
