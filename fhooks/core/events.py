@@ -158,6 +158,36 @@ class Event:
         return f"Event({', '.join(parts)})"
 
 
+def host_event(kind: str, stage: str, epoch: int, step: int, batch_idx: int, time: float,
+               metrics: Mapping[str, float], data: Any, rank: int) -> Event:
+    """An :class:`Event` from a host's loop, whose fields it made itself: about half the cost of ``Event(...)``.
+
+    Nothing is checked: ``kind`` and ``stage`` must be valid names and ``metrics`` a read-only
+    mapping (a ``dict`` is frozen here). Hooks and tests build events with ``Event(...)``.
+
+    >>> host_event("train_batch_end", "fit", 0, 5, 4, 0.5, {"loss": 0.25}, None, 0) == Event(
+    ...     "train_batch_end", epoch=0, step=5, batch_idx=4, time=0.5, metrics={"loss": 0.25})
+    True
+    """
+    return _filled(kind, stage, epoch, step, batch_idx, time,
+                   _freeze_metrics(metrics) if type(metrics) is dict else metrics, data, rank)
+
+
+def _slot_filler(cls: type) -> Any:
+    """A function ``(*field values) -> instance of cls`` that sets the slots of a frozen attrs class directly."""
+    names = [a.name for a in attrs.fields(cls)]
+    setters = {f"_set_{name}": cls.__dict__[name].__set__ for name in names}
+    body = "".join(f"    _set_{name}(obj, {name})\n" for name in names)
+    source = (f"def fill({', '.join(names)}, *, _new=_new, _cls=_cls, {', '.join(f'{k}={k}' for k in setters)}):\n"
+              f"    obj = _new(_cls)\n{body}    return obj\n")
+    namespace = {"_new": object.__new__, "_cls": cls, **setters}
+    exec(source, namespace)  # noqa: S102 - code made here from the class's own field names
+    return namespace["fill"]
+
+
+_filled = _slot_filler(Event)
+
+
 def _same_metrics(a: Mapping[str, float], b: Mapping[str, float]) -> bool:
     """Metric equality where NaN equals NaN, so events compare as values."""
     if a.keys() != b.keys():
@@ -176,6 +206,18 @@ class BatchData:
     batch: Any = None
     outputs: Any = None
     dataloader_idx: int = 0
+
+
+def batch_data(batch: Any, outputs: Any = None, dataloader_idx: int = 0) -> BatchData:
+    """``BatchData(batch, outputs, dataloader_idx)`` for a host's hot loop: its slots set directly, at half the cost.
+
+    >>> batch_data([1, 2], {"loss": 0.3}) == BatchData([1, 2], {"loss": 0.3})
+    True
+    """
+    return _batch_data(batch, outputs, dataloader_idx)
+
+
+_batch_data = _slot_filler(BatchData)
 
 
 @attrs.frozen

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from fhooks.callbacks.base import hook_args
-from fhooks.core.events import EVENT_KINDS, Event
+from fhooks.core.events import EVENT_KINDS, Event, host_event
 from fhooks.core.frozendict import EMPTY
 from fhooks.core.hook import HookLike
 from fhooks.core.lambda_hook import keyword_for
@@ -58,24 +58,29 @@ class Dispatcher:
         if kind not in self.heard:
             return None
         trainer = self.trainer
-        module_hook = self.module_hooks.get(kind)
-        event = Event(kind, stage, trainer.current_epoch, trainer.global_step, batch_idx,
-                      time.monotonic() - self.started, metrics, data, trainer.global_rank)
+        event = host_event(kind, stage, trainer.current_epoch, trainer.global_step, batch_idx,
+                           time.monotonic() - self.started, metrics, data, trainer.global_rank)
         book = trainer.book
         outer, book.fx = book.fx, self.hook_names[kind]
         try:
+            module_hook = self.module_hooks.get(kind)
+            if module_hook is None:  # only the hook expression hears it
+                self.state, effects = self.hook.step(self.state, event)
+                if effects:
+                    self.carry_out(effects, event)
+                return None
             return self._deliver(kind, event, module_hook, metrics, data, batch_idx)
         finally:
             book.fx = outer
 
     def _deliver(self, kind: str, event: Event, module_hook: Any, metrics: Mapping[str, float], data: Any,
                  batch_idx: int) -> Any:
+        """The event to the hook expression and the module's own hook, in Lightning's order for ``kind``."""
         trainer = self.trainer
-        stage = event.stage
-        if module_hook is not None and kind in _MODULE_FIRST:
+        if kind in _MODULE_FIRST:
             module_hook(*hook_args(event))
-            event = Event(kind, stage, event.epoch, event.step, batch_idx, event.time,
-                          trainer.metrics_for(kind, metrics), data, event.rank)
+            event = host_event(kind, event.stage, event.epoch, event.step, batch_idx, event.time,
+                               trainer.metrics_for(kind, metrics), data, event.rank)
             module_hook = None
         if kind in self.hook_kinds:
             self.state, effects = self.hook.step(self.state, event)

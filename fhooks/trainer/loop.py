@@ -12,7 +12,7 @@ from typing import Any
 import torch
 
 import fhooks
-from fhooks.core.events import BatchData
+from fhooks.core.events import batch_data
 from fhooks.core.frozendict import frozendict
 from fhooks.errors import MisconfigurationError
 from fhooks.lightning import run as lightning
@@ -32,7 +32,14 @@ from fhooks.trainer.outputs import (
     split_output,
     to_device,
 )
-from fhooks.trainer.position import Position
+from fhooks.trainer.position import (
+    BATCH_END_DONE,
+    EPOCH_END_DONE,
+    EPOCH_STARTED,
+    SCHEDULERS_STEPPED,
+    VALIDATION_DONE,
+    Position,
+)
 
 
 def _lookahead(iterable: Any) -> Iterator[tuple[Any, bool]]:
@@ -251,18 +258,19 @@ def _train_epoch(trainer: Any, module: Any, plan: Any) -> None:
         trainer.batches_done = 0
         trainer.train_means = EpochMeans()
         trainer.book.active = trainer.book.train
-        trainer.position = Position(epoch=trainer.current_epoch)
+        trainer.live.set(Position(epoch=trainer.current_epoch))
         moments.boundary(trainer)
-        moments.advance(trainer, epoch_started=True)
+        moments.advance(trainer, EPOCH_STARTED)
         d.emit("train_epoch_start")
         trainer.epoch_start_rng = torch.get_rng_state()
     else:
         trainer.book.active = trainer.book.train
-        trainer.position = resume
+        trainer.live.set(resume)
         trainer.epoch_start_rng = plan.epoch_start_rng
         torch.set_rng_state(plan.epoch_start_rng)
     total = trainer.num_training_batches
-    on_accelerator = trainer.device.type != "cpu"
+    moves_batches = trainer.batch_hooks or trainer.device.type != "cpu"
+    schedule = _val_schedule(trainer)
     trainer.strategy.set_epoch(trainer.train_loader, trainer.current_epoch)
     batches = _lookahead(trainer.train_loader)
     for batch_idx, (batch, last) in enumerate(batches):
@@ -275,66 +283,63 @@ def _train_epoch(trainer: Any, module: Any, plan: Any) -> None:
             ckpt.set_rng_states(plan.rng)
             finishing, resume = batch_idx == resume.batches_done - 1, None
             if finishing:
-                batch = _batch_to_device(trainer, module, batch, on_accelerator)
-                if _finish_batch(trainer, module, batch, batch_idx, last, plan):
+                batch = _transfer(trainer, module, batch, 0) if moves_batches else batch
+                if _finish_batch(trainer, module, batch, batch_idx, last, plan, schedule):
                     break
                 continue
-        batch = _batch_to_device(trainer, module, batch, on_accelerator)
-        moments.boundary(trainer, batches_done=batch_idx, step_done=True, batch_end_done=True,
-                         validation_done=True)  # every moment of the batches before this one happened
+        if moves_batches:
+            batch = _transfer(trainer, module, batch, 0)
+        moments.batch_starts(trainer, batch_idx)
         if not _train_batch(trainer, module, batch, batch_idx, last, heard):
             break  # on_train_batch_start returned -1: the rest of the epoch (and its validation) is skipped
-        if _after_batch(trainer, module, batch_idx, last, validation_done=False):
+        if _after_batch(trainer, module, batch_idx, last, False, schedule):
             break
     trainer.book.train.start_batch(None)
     moments.boundary(trainer)
-    moments.advance(trainer, epoch_end_done=True)
+    moments.advance(trainer, EPOCH_END_DONE)
     d.emit("train_epoch_end", metrics=epoch_end_metrics(trainer, "train_epoch_end"))
     _flush_epoch_logs(trainer)
     moments.boundary(trainer)
     _step_epoch_schedulers(trainer)
 
 
-def _batch_to_device(trainer: Any, module: Any, batch: Any, on_accelerator: bool) -> Any:
-    """The batch on the trainer's device: through the module's transfer hooks when it has them."""
-    if trainer.batch_hooks:
-        return lightning.transfer(module, batch, trainer.device, 0)
-    return to_device(batch, trainer.device) if on_accelerator else batch
-
-
-def _finish_batch(trainer: Any, module: Any, batch: Any, batch_idx: int, last: bool, plan: Any) -> bool:
+def _finish_batch(trainer: Any, module: Any, batch: Any, batch_idx: int, last: bool, plan: Any,
+                  schedule: tuple[int | None, bool]) -> bool:
     """The moments of a resumed batch its checkpoint had not seen; True when the epoch ends here."""
     position = plan.position
     if not position.batch_end_done:
         _emit_batch_end(trainer, batch, batch_idx, plan.batch_end or {})
-    return _after_batch(trainer, module, batch_idx, last, validation_done=position.validation_done)
+    return _after_batch(trainer, module, batch_idx, last, position.validation_done, schedule)
 
 
 def _emit_batch_end(trainer: Any, batch: Any, batch_idx: int, payload: dict[str, Any]) -> None:
     """``train_batch_end`` of a batch whose step is done, as a boundary of its own (re-run after an exception)."""
     values, outputs = dict(payload.get("values", {})), dict(payload.get("outputs", {}))
     keep = "exception" in trainer.dispatcher.heard
-    moments.boundary(trainer, batches_done=batch_idx + 1, step_done=True, batch_end_done=False,
-                     validation_done=False, batch_end=payload if keep else None)
-    moments.advance(trainer, batch_end_done=True)
+    moments.batch_stepped(trainer, batch_idx, payload if keep else None)
+    moments.advance(trainer, BATCH_END_DONE)
     trainer.log_step = payload.get("log_step", trainer.global_step)
     if "train_batch_end" in trainer.dispatcher.heard:
         trainer.dispatcher.emit("train_batch_end", metrics=LazyMetrics(values, trainer.callback_metrics),
-                                data=BatchData(batch, outputs), batch_idx=batch_idx)
+                                data=batch_data(batch, outputs), batch_idx=batch_idx)
 
 
-def _after_batch(trainer: Any, module: Any, batch_idx: int, last: bool, validation_done: bool) -> bool:
-    """The validation due after a batch, then whether the epoch ends here (a stop, max_steps)."""
-    due = _val_due(trainer, batch_idx, last)
+def _after_batch(trainer: Any, module: Any, batch_idx: int, last: bool, validation_done: bool,
+                 schedule: tuple[int | None, bool]) -> bool:
+    """The validation due after a batch (``schedule``: :func:`_val_schedule`), then whether the epoch ends here
+    (a stop, max_steps)."""
+    every, at_last = schedule
+    due = (at_last and last) or (every is not None and (batch_idx + 1) % every == 0)
     if due and not validation_done:
         _validate_in_fit(trainer, module)
-    strategies.agree_on_stop(trainer)
+    if trainer.world_size > 1:
+        strategies.agree_on_stop(trainer)
     if trainer.should_stop and trainer.can_stop:
         if not due and not validation_done and _val_at_epoch_end(trainer):
             _validate_in_fit(trainer, module)
-        moments.advance(trainer, validation_done=True)
+        trainer.live.done |= VALIDATION_DONE
         return True
-    moments.advance(trainer, validation_done=True)
+    trainer.live.done |= VALIDATION_DONE
     return trainer.max_steps != -1 and trainer.global_step >= trainer.max_steps
 
 
@@ -342,7 +347,7 @@ def _step_epoch_schedulers(trainer: Any) -> None:
     if trainer.step_mode != "manual":  # under manual optimization the module steps its schedulers, as Lightning
         step_schedulers(trainer.lr_scheduler_configs, "epoch", trainer.current_epoch + 1, trainer.callback_metrics,
                         module_step.scheduler_step(trainer))
-    moments.advance(trainer, schedulers_stepped=True)
+    moments.advance(trainer, SCHEDULERS_STEPPED)
 
 
 def _train_batch(trainer: Any, module: Any, batch: Any, batch_idx: int, last: bool, heard: frozenset[str]) -> bool:
@@ -355,7 +360,7 @@ def _train_batch(trainer: Any, module: Any, batch: Any, batch_idx: int, last: bo
     trainer.batch_idx = batch_idx
     book.train.start_batch(batch)
     if "train_batch_start" in heard:
-        if d.emit("train_batch_start", data=BatchData(batch), batch_idx=batch_idx) == -1:
+        if d.emit("train_batch_start", data=batch_data(batch), batch_idx=batch_idx) == -1:
             return False
     if trainer.step_mode is None:
         book.fx = "training_step"
@@ -394,12 +399,11 @@ def _train_batch(trainer: Any, module: Any, batch: Any, batch_idx: int, last: bo
     if book.train and "train_batch_end" in heard:
         book.collect(on_step=True)  # what training_step logged, seen by the train_batch_end hooks
     trainer.batches_done = batch_idx + 1
-    moments.boundary(trainer, batches_done=batch_idx + 1, step_done=True, batch_end_done=False, validation_done=False,
-                     batch_end=moments.batch_end_payload(values, outputs, trainer.log_step) if "exception" in heard
-                     else None)
-    moments.advance(trainer, batch_end_done=True)
+    moments.batch_stepped(trainer, batch_idx, moments.batch_end_payload(values, outputs, trainer.log_step)
+                          if "exception" in heard else None)
+    trainer.live.done |= BATCH_END_DONE
     if "train_batch_end" in heard:
-        d.emit("train_batch_end", metrics=LazyMetrics(values, trainer.callback_metrics), data=BatchData(batch, outputs),
+        d.emit("train_batch_end", metrics=LazyMetrics(values, trainer.callback_metrics), data=batch_data(batch, outputs),
                batch_idx=batch_idx)
     if book.train:
         _log_step(trainer, book.collect(on_step=True).log)
@@ -457,17 +461,16 @@ def _val_at_epoch_end(trainer: Any) -> bool:
     return bool(trainer.val_loaders) and (every is None or (trainer.current_epoch + 1) % every == 0)
 
 
-def _val_due(trainer: Any, batch_idx: int, last: bool) -> bool:
+def _val_schedule(trainer: Any) -> tuple[int | None, bool]:
+    """When validation is due in this epoch: after every ``n``-th batch (None: never by count) and whether after
+    the last one; ``(None, False)`` when the epoch validates not at all."""
     if not _val_at_epoch_end(trainer):
-        return False
+        return None, False
     interval = trainer.val_check_interval
     if isinstance(interval, float):
-        if last:
-            return True
         total = trainer.num_training_batches
-        every = max(1, int(total * interval)) if total else None
-        return every is not None and interval < 1.0 and (batch_idx + 1) % every == 0
-    return (batch_idx + 1) % interval == 0
+        return (max(1, int(total * interval)) if total and interval < 1.0 else None), True
+    return interval, False
 
 
 def _validate_in_fit(trainer: Any, module: Any) -> None:
@@ -516,7 +519,7 @@ def _run_eval(trainer: Any, module: Any, stage: str, loaders: list[Any], limit_o
                     break
                 batch = _transfer(trainer, module, batch, idx)
                 book.eval.start_batch(batch, idx if len(loaders) > 1 else None)
-                data = BatchData(batch, None, idx)
+                data = batch_data(batch, None, idx)
                 d.emit(f"{prefix}_batch_start", stage, data=data, batch_idx=batch_idx)
                 book.fx = step_name
                 with _autocast(trainer):
@@ -527,7 +530,7 @@ def _run_eval(trainer: Any, module: Any, stage: str, loaders: list[Any], limit_o
                     values = eval_values(out, f"{type(module).__name__}.{step_name}")
                     suffix = f"/dataloader_idx_{idx}" if len(loaders) > 1 else ""
                     means.add({f"{k}{suffix}": v for k, v in values.items()}, batch_size(batch))
-                d.emit(f"{prefix}_batch_end", stage, data=BatchData(batch, out, idx), batch_idx=batch_idx)
+                d.emit(f"{prefix}_batch_end", stage, data=batch_data(batch, out, idx), batch_idx=batch_idx)
                 if book.eval:
                     _log_eval_step(trainer, book.collect(on_step=True).log, idx, stage)
     book.eval.start_batch(None)
@@ -537,7 +540,7 @@ def _run_eval(trainer: Any, module: Any, stage: str, loaders: list[Any], limit_o
     book.end_eval(previous)
     if stage == "fit":
         trainer.mid_moment = False
-        moments.advance(trainer, validation_done=True)
+        moments.advance(trainer, VALIDATION_DONE)
     d.emit(f"{prefix}_end", stage, metrics=frozendict(float_metrics(metrics)) if stage == "sanity_check"
            else float_metrics(trainer.callback_metrics))
     if stage != "sanity_check" and metrics:
@@ -627,11 +630,11 @@ def predict(trainer: Any, module: Any, loaders: Any, ckpt_path: Any) -> list[Any
                     if count is not None and batch_idx >= count:
                         break
                     batch = _transfer(trainer, module, batch, idx)
-                    d.emit("predict_batch_start", "predict", data=BatchData(batch, None, idx), batch_idx=batch_idx)
+                    d.emit("predict_batch_start", "predict", data=batch_data(batch, None, idx), batch_idx=batch_idx)
                     with _autocast(trainer):
                         out = step_fn(batch, batch_idx) if step_fn else module(batch)
                     predictions.append(out)
-                    d.emit("predict_batch_end", "predict", data=BatchData(batch, out, idx), batch_idx=batch_idx)
+                    d.emit("predict_batch_end", "predict", data=batch_data(batch, out, idx), batch_idx=batch_idx)
         d.emit("predict_epoch_end", "predict")
         d.emit("predict_end", "predict")
         d.emit("teardown", "predict")

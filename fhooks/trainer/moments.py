@@ -7,12 +7,13 @@ emitted, so a checkpoint written then resumes by running the interrupted moment
 again from its start, with the RNG states it started from.
 
 >>> from types import SimpleNamespace
->>> trainer = SimpleNamespace(position=Position(), dispatcher=SimpleNamespace(state=0, heard=frozenset()),
+>>> trainer = SimpleNamespace(live=LivePosition(), dispatcher=SimpleNamespace(state=0, heard=frozenset()),
 ...                           should_stop=False, stop_reasons=[], boundary=None)
->>> boundary(trainer, epoch_started=True)
+>>> trainer.live.set(Position(epoch_started=True))
+>>> boundary(trainer)
 >>> trainer.dispatcher.state = 5
 >>> roll_back(trainer)
->>> trainer.dispatcher.state, trainer.position.epoch_started
+>>> trainer.dispatcher.state, trainer.live.position().epoch_started
 (0, True)
 """
 
@@ -27,30 +28,65 @@ from typing import Any
 import torch
 
 from fhooks.trainer import checkpoint as ckpt
-from fhooks.trainer.position import Boundary, Position
+from fhooks.trainer.position import (
+    BATCH_DONE,
+    BATCH_END_DONE,
+    STEP_DONE,
+    VALIDATION_DONE,
+    Boundary,
+    LivePosition,
+    Position,
+)
 
 
 class SIGTERMException(SystemExit):
     """Raised in ``fit`` when the process receives SIGTERM, so ``exception`` hooks run (Lightning's name)."""
 
 
-def boundary(trainer: Any, *, keep_rng: bool = False, batch_end: dict[str, Any] | None = None, **changes: Any) -> None:
-    """Move the position by ``changes`` and remember it as the start of the next moment.
+def boundary(trainer: Any, *, keep_rng: bool = False, batch_end: dict[str, Any] | None = None) -> None:
+    """Remember where the loop is as the start of the next moment.
 
     RNG states are kept when ``keep_rng`` or when someone hears ``exception`` (only an exception
     checkpoint, or one written in the middle of a validation, goes back to a boundary).
     """
-    trainer.position = position = trainer.position.moved(changes)
+    live = trainer.live
     d = trainer.dispatcher
     rng = ckpt.rng_states() if keep_rng or "exception" in d.heard else None
-    stop = (trainer.should_stop, tuple(trainer.stop_reasons))
-    trainer.boundary = Boundary(position, d.state, stop, rng, batch_end)
+    reasons = trainer.stop_reasons
+    trainer.boundary = Boundary((live.epoch, live.batches_done, live.done), d.state,
+                                (trainer.should_stop, tuple(reasons) if reasons else ()), rng, batch_end)
 
 
-def advance(trainer: Any, **changes: Any) -> None:
-    """Mark moments as happened (the hook state from here on includes them)."""
-    trainer.position = trainer.position.moved(changes)
+def batch_starts(trainer: Any, batch_idx: int) -> None:
+    """Every moment of the batches before ``batch_idx`` happened; the next moment is this batch's step.
 
+    A :func:`boundary` written out: the loop calls this and :func:`batch_stepped` at every batch.
+    """
+    live = trainer.live
+    live.batches_done = batch_idx
+    live.done = done = live.done | BATCH_DONE
+    d = trainer.dispatcher
+    reasons = trainer.stop_reasons
+    trainer.boundary = Boundary((live.epoch, batch_idx, done), d.state,
+                                (trainer.should_stop, tuple(reasons) if reasons else ()),
+                                ckpt.rng_states() if "exception" in d.heard else None)
+
+
+def batch_stepped(trainer: Any, batch_idx: int, batch_end: dict[str, Any] | None) -> None:
+    """Batch ``batch_idx`` stepped; the next moment is its ``train_batch_end`` (``batch_end``: what re-runs it)."""
+    live = trainer.live
+    live.batches_done = batches_done = batch_idx + 1
+    live.done = done = (live.done | STEP_DONE) & ~(BATCH_END_DONE | VALIDATION_DONE)
+    d = trainer.dispatcher
+    reasons = trainer.stop_reasons
+    trainer.boundary = Boundary((live.epoch, batches_done, done), d.state,
+                                (trainer.should_stop, tuple(reasons) if reasons else ()),
+                                ckpt.rng_states() if "exception" in d.heard else None, batch_end)
+
+
+def advance(trainer: Any, moments: int) -> None:
+    """Mark ``moments`` (bits of :mod:`fhooks.trainer.position`) as happened: the hook state includes them."""
+    trainer.live.done |= moments
 
 
 def roll_back(trainer: Any) -> None:
@@ -59,7 +95,8 @@ def roll_back(trainer: Any) -> None:
     if b is None:
         return
     trainer.dispatcher.state = b.hook_state
-    trainer.position = b.position
+    live = trainer.live
+    live.epoch, live.batches_done, live.done = b.at
     trainer.should_stop, reasons = b.stop
     trainer.stop_reasons = list(reasons)
 
@@ -79,7 +116,7 @@ def checkpoint_entries(trainer: Any) -> dict[str, Any]:
     b = trainer.boundary
     at_boundary = b is not None and b.rng is not None and (trainer.handling_exception or trainer.mid_moment)
     entries: dict[str, Any] = {
-        "position": (b.position if at_boundary else trainer.position).to_plain(),
+        "position": (b.position if at_boundary else trainer.live.position()).to_plain(),
         "rng": b.rng if at_boundary else ckpt.rng_states(),
     }
     if at_boundary and trainer.mid_moment and not trainer.handling_exception:
@@ -147,4 +184,5 @@ def sigterm_raises() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-__all__ = ["Position", "SIGTERMException", "advance", "boundary", "checkpoint_entries", "roll_back"]
+__all__ = ["LivePosition", "Position", "SIGTERMException", "advance", "batch_starts", "batch_stepped", "boundary", "checkpoint_entries",
+           "roll_back"]

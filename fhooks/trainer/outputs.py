@@ -106,8 +106,9 @@ class LazyMetrics(Mapping):
 class EpochMeans:
     """Values collected over an epoch, averaged once at its end (weighted by batch size when given).
 
-    Tensors are kept as they come (no per-batch host sync) and reduced in stacked sums, every
-    :attr:`chunk` values, so memory stays bounded however long the epoch.
+    Tensors are kept as they come (no per-batch host sync); every :attr:`chunk` values of a name
+    are summed in one stacked product into a float64 running sum (on their device), so memory
+    stays bounded however long the epoch and each step only appends.
 
     >>> means = EpochMeans()
     >>> means.add({"loss": torch.tensor(1.0)}, 2)
@@ -119,75 +120,53 @@ class EpochMeans:
     chunk = 256
 
     def __init__(self) -> None:
-        self.values: dict[str, list[tuple[Any, int]]] = {}
+        self.pending: dict[str, tuple[list[Any], list[int]]] = {}  # per name: values and weights not yet summed
+        self.sums: dict[str, tuple[Any, int]] = {}  # per name: the weighted sum so far and its total weight
 
     def add(self, values: Mapping[str, Any], weight: int = 1) -> None:
+        pending = self.pending
         for name, value in values.items():
             if isinstance(value, torch.Tensor) and value.requires_grad:
                 value = value.detach()
-            items = self.values.get(name)
-            if items is None:
-                self.values[name] = [(value, weight)]
-                continue
-            items.append((value, weight))
-            if len(items) > self.chunk:
-                self.values[name] = [_collapsed(items)]
+            found = pending.get(name)
+            if found is None:
+                pending[name] = found = ([], [])
+            found[0].append(value)
+            found[1].append(weight)
+            if len(found[1]) >= self.chunk:
+                self._sum(name)
+
+    def _sum(self, name: str) -> None:
+        """Fold ``name``'s pending values into its running sum."""
+        values, weights = self.pending.pop(name)
+        total, weight = self.sums.get(name, (0.0, 0))
+        self.sums[name] = (total + _weighted_sum(values, weights), weight + sum(weights))
 
     def means(self) -> dict[str, float]:
-        return {name: _weighted_sum(items) / sum(w for _, w in items) for name, items in self.values.items()}
+        for name in list(self.pending):
+            self._sum(name)
+        return {name: float(total) / weight for name, (total, weight) in self.sums.items()}
 
     def to_plain(self) -> dict[str, list[list[float]]]:
-        """The collected values as plain floats, for checkpoints; each name's values collapse into one mean.
-
-        The collapse happens in place too, so each checkpoint converts only what came since the last one.
-        """
-        for name, items in self.values.items():
-            if len(items) > 1 or (items and isinstance(items[0][0], torch.Tensor)):
-                value, total = _collapsed(items)
-                self.values[name] = [(as_float(value), total)]
-        return {k: [[as_float(v), w] for v, w in items] for k, items in self.values.items()}
+        """The collected values as plain floats, for checkpoints: each name's mean and total weight."""
+        return {name: [[mean, self.sums[name][1]]] for name, mean in self.means().items()}
 
     @classmethod
     def from_plain(cls, data: Mapping[str, list[list[float]]]) -> EpochMeans:
         means = cls()
-        means.values = {k: [(float(v), int(w)) for v, w in items] for k, items in data.items()}
+        for name, items in data.items():
+            means.sums[name] = (sum((float(v) * int(w) for v, w in items), 0.0), sum(int(w) for _, w in items))
         return means
 
 
-def _is_scalar_tensor(value: Any) -> bool:
-    return isinstance(value, torch.Tensor) and value.dim() == 0
-
-
-def _stacked_dot(scalars: list[tuple[torch.Tensor, int]]) -> torch.Tensor:
-    """``sum(value * weight)`` of scalar tensors as one float64 tensor on their device (no host sync).
-
-    Values are stacked one dtype at a time: a stack of mixed dtypes (the float64 mean of the last
-    collapse among float32 losses) takes torch's slow path, several µs per value.
-    """
-    by_dtype: dict[torch.dtype, list[tuple[torch.Tensor, int]]] = {}
-    for value, weight in scalars:
-        by_dtype.setdefault(value.dtype, []).append((value, weight))
-    total = None
-    for group in by_dtype.values():
-        values = torch.stack([v for v, _ in group]).double()
-        part = values.dot(torch.tensor([w for _, w in group], dtype=torch.float64, device=values.device))
-        total = part if total is None else total + part
-    return total
-
-
-def _collapsed(items: list[tuple[Any, int]]) -> tuple[Any, int]:
-    """One ``(mean, total weight)`` pair for ``items``; the mean stays a float64 tensor when all are scalar tensors."""
-    total = sum(w for _, w in items)
-    if all(_is_scalar_tensor(v) for v, _ in items):
-        return _stacked_dot(items) / total, total
-    return _weighted_sum(items) / total, total
-
-
-def _weighted_sum(items: list[tuple[Any, int]]) -> float:
-    """``sum(value * weight)`` in float64: scalar tensors in one stacked product, other values one by one."""
-    scalars = [(v, w) for v, w in items if _is_scalar_tensor(v)]
-    total = sum(as_float(v) * w for v, w in items if not _is_scalar_tensor(v))
-    return total + float(_stacked_dot(scalars)) if scalars else total
+def _weighted_sum(values: list[Any], weights: list[int]) -> Any:
+    """``sum(value * weight)`` in float64: scalar tensors in one stacked product on their device (no host sync),
+    anything else (numbers, numpy scalars, tensors of mixed devices) one by one, as floats."""
+    try:
+        stacked = torch.stack(values).reshape(-1).double()
+        return stacked.dot(torch.tensor(weights, dtype=torch.float64, device=stacked.device))
+    except (TypeError, RuntimeError):
+        return sum((as_float(v) * w for v, w in zip(values, weights)), 0.0)
 
 
 def batch_size(batch: Any) -> int:

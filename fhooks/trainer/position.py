@@ -16,7 +16,7 @@ False
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import attrs
 
@@ -58,24 +58,6 @@ class Position:
         """Whether nothing of batch ``batches_done - 1`` is left to run."""
         return self.batch_end_done and self.validation_done
 
-    def moved(self, changes: dict[str, Any]) -> Position:
-        """This position with ``changes`` (field names to values); itself when they change nothing.
-
-        The loop moves the position several times a batch: this is ``attrs.evolve`` without its generic cost.
-
-        >>> p = Position(epoch_started=True)
-        >>> p.moved({"epoch_started": True}) is p, p.moved({"batches_done": 2}).batches_done
-        (True, 2)
-        """
-        get = changes.get
-        new = Position(self.stage, get("epoch", self.epoch), get("batches_done", self.batches_done),
-                       get("epoch_started", self.epoch_started), get("step_done", self.step_done),
-                       get("batch_end_done", self.batch_end_done), get("validation_done", self.validation_done),
-                       get("epoch_end_done", self.epoch_end_done), get("schedulers_stepped", self.schedulers_stepped))
-        if len(changes) != sum(1 for name in changes if name in _FIELD_NAMES):
-            raise TypeError(f"Position.moved: unknown fields {sorted(set(changes) - _FIELD_NAMES)}")
-        return self if new == self else new
-
     def to_plain(self) -> dict[str, Any]:
         """As a plain dict (what the checkpoint stores)."""
         return attrs.asdict(self)
@@ -104,19 +86,62 @@ class Position:
                    epoch_end_done=at_end, schedulers_stepped=at_end and loops.get("epoch_schedulers_stepped", True))
 
 
-@attrs.frozen
-class Boundary:
+# The moments of an epoch as bits of :attr:`LivePosition.done` (the flags of a Position, in field order).
+EPOCH_STARTED, STEP_DONE, BATCH_END_DONE, VALIDATION_DONE, EPOCH_END_DONE, SCHEDULERS_STEPPED = 1, 2, 4, 8, 16, 32
+#: Every moment of a batch: its step, its ``train_batch_end``, the validation due after it.
+BATCH_DONE = STEP_DONE | BATCH_END_DONE | VALIDATION_DONE
+_FLAGS = ((EPOCH_STARTED, "epoch_started"), (STEP_DONE, "step_done"), (BATCH_END_DONE, "batch_end_done"),
+          (VALIDATION_DONE, "validation_done"), (EPOCH_END_DONE, "epoch_end_done"),
+          (SCHEDULERS_STEPPED, "schedulers_stepped"))
+
+
+def _position(epoch: int, batches_done: int, done: int) -> Position:
+    return Position("train", epoch, batches_done, *(bool(done & bit) for bit, _ in _FLAGS))
+
+
+class LivePosition:
+    """The loop's position while it runs: three numbers changed in place, a :class:`Position` built only when read.
+
+    The fit loop moves through several moments every batch; this keeps that free of allocations.
+
+    >>> live = LivePosition()
+    >>> live.set(Position(epoch=2, epoch_started=True))
+    >>> live.done |= STEP_DONE
+    >>> live.batches_done = 1
+    >>> live.position() == Position(epoch=2, batches_done=1, epoch_started=True, step_done=True)
+    True
+    """
+
+    __slots__ = ("epoch", "batches_done", "done")
+
+    def __init__(self) -> None:
+        self.epoch = self.batches_done = self.done = 0
+
+    def position(self) -> Position:
+        """Where the loop is, as a value."""
+        return _position(self.epoch, self.batches_done, self.done)
+
+    def set(self, position: Position) -> None:
+        """Move to ``position`` (a resume, a trial's restore)."""
+        self.epoch, self.batches_done = position.epoch, position.batches_done
+        self.done = sum(bit for bit, name in _FLAGS if getattr(position, name))
+
+
+class Boundary(NamedTuple):
     """What a moment started from: the position, the hook state, stop requests and (when kept) the RNG states.
 
     An exception rolls the hook state back to the boundary of the moment it
     interrupted, so the checkpoint it writes resumes by running that moment again.
+    The position is kept as :class:`LivePosition`'s numbers (``at``) and built when read.
     """
 
-    position: Position
+    at: tuple[int, int, int]
     hook_state: Any
     stop: tuple[bool, tuple[str, ...]]
     rng: dict[str, Any] | None = None
     batch_end: dict[str, Any] | None = None
 
-
-_FIELD_NAMES = frozenset(a.name for a in attrs.fields(Position))
+    @property
+    def position(self) -> Position:
+        """The position the moment started at."""
+        return _position(*self.at)

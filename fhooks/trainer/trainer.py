@@ -57,7 +57,7 @@ from fhooks.trainer import config as cfg
 from fhooks.trainer.dispatch import Dispatcher
 from fhooks.trainer.logbook import LogBook
 from fhooks.trainer.outputs import EpochMeans
-from fhooks.trainer.position import Boundary, Position
+from fhooks.trainer.position import Boundary, LivePosition, Position
 from fhooks.trainer.surface import TrainerSurface
 
 load_handlers()
@@ -221,7 +221,7 @@ class Trainer(TrainerSurface):
         self.dispatcher: Dispatcher | None = None
         self.written_checkpoints: list[Path] = []
         self.batches_done = 0
-        self.position = Position()
+        self.live = LivePosition()  # where fit is; see the position property
         self.boundary: Boundary | None = None
         self.mid_moment = False
         self.resuming: Any = None
@@ -299,6 +299,15 @@ class Trainer(TrainerSurface):
     def lr_schedulers(self) -> list[Any]:
         """The schedulers ``configure_optimizers`` returned."""
         return [c.scheduler for c in self.lr_scheduler_configs]
+
+    @property
+    def position(self) -> Position:
+        """Where in fit the loop is (what a checkpoint written now records)."""
+        return self.live.position()
+
+    @position.setter
+    def position(self, position: Position) -> None:
+        self.live.set(position)
 
     @property
     def can_stop(self) -> bool:
