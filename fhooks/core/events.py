@@ -169,23 +169,27 @@ def host_event(kind: str, stage: str, epoch: int, step: int, batch_idx: int, tim
     ...     "train_batch_end", epoch=0, step=5, batch_idx=4, time=0.5, metrics={"loss": 0.25})
     True
     """
-    return _filled(kind, stage, epoch, step, batch_idx, time,
-                   _freeze_metrics(metrics) if type(metrics) is dict else metrics, data, rank)
+    event = _new(Event)
+    _set_kind(event, kind)
+    _set_stage(event, stage)
+    _set_epoch(event, epoch)
+    _set_step(event, step)
+    _set_batch_idx(event, batch_idx)
+    _set_time(event, time)
+    _set_metrics(event, _freeze_metrics(metrics) if type(metrics) is dict else metrics)
+    _set_data(event, data)
+    _set_rank(event, rank)
+    return event
 
 
-def _slot_filler(cls: type) -> Any:
-    """A function ``(*field values) -> instance of cls`` that sets the slots of a frozen attrs class directly."""
-    names = [a.name for a in attrs.fields(cls)]
-    setters = {f"_set_{name}": cls.__dict__[name].__set__ for name in names}
-    body = "".join(f"    _set_{name}(obj, {name})\n" for name in names)
-    source = (f"def fill({', '.join(names)}, *, _new=_new, _cls=_cls, {', '.join(f'{k}={k}' for k in setters)}):\n"
-              f"    obj = _new(_cls)\n{body}    return obj\n")
-    namespace = {"_new": object.__new__, "_cls": cls, **setters}
-    exec(source, namespace)  # noqa: S102 - code made here from the class's own field names
-    return namespace["fill"]
+def _slot_setters(cls: type) -> tuple[Any, ...]:
+    """The ``__set__`` of each slot of a frozen attrs class, in field order (they pass its ``__setattr__``)."""
+    return tuple(cls.__dict__[a.name].__set__ for a in attrs.fields(cls))
 
 
-_filled = _slot_filler(Event)
+_new = object.__new__
+(_set_kind, _set_stage, _set_epoch, _set_step, _set_batch_idx, _set_time, _set_metrics, _set_data,
+ _set_rank) = _slot_setters(Event)
 
 
 def _same_metrics(a: Mapping[str, float], b: Mapping[str, float]) -> bool:
@@ -214,10 +218,14 @@ def batch_data(batch: Any, outputs: Any = None, dataloader_idx: int = 0) -> Batc
     >>> batch_data([1, 2], {"loss": 0.3}) == BatchData([1, 2], {"loss": 0.3})
     True
     """
-    return _batch_data(batch, outputs, dataloader_idx)
+    data = _new(BatchData)
+    _set_batch(data, batch)
+    _set_outputs(data, outputs)
+    _set_dataloader_idx(data, dataloader_idx)
+    return data
 
 
-_batch_data = _slot_filler(BatchData)
+_set_batch, _set_outputs, _set_dataloader_idx = _slot_setters(BatchData)
 
 
 @attrs.frozen

@@ -15,7 +15,7 @@ from typing import Any
 from fhooks.callbacks.base import hook_args
 from fhooks.core.events import EVENT_KINDS, Event, host_event
 from fhooks.core.frozendict import EMPTY
-from fhooks.core.hook import HookLike
+from fhooks.core.hook import HookLike, StepTable
 from fhooks.core.lambda_hook import keyword_for
 from fhooks.interpret import Context, Decision, interpret
 from fhooks.lightning.hooks import overridden
@@ -41,6 +41,7 @@ class Dispatcher:
     def __init__(self, trainer: Any, hook: HookLike, module: Any) -> None:
         self.trainer = trainer
         self.hook = hook
+        self.steps = StepTable(hook)  # kind -> the expression's step for it (only the hooks that hear it)
         self.state = hook.init
         self.decisions: list[Decision] = []
         self.module_hooks = module_hooks(module)
@@ -64,10 +65,12 @@ class Dispatcher:
         outer, book.fx = book.fx, self.hook_names[kind]
         try:
             module_hook = self.module_hooks.get(kind)
-            if module_hook is None:  # only the hook expression hears it
-                self.state, effects = self.hook.step(self.state, event)
-                if effects:
-                    self.carry_out(effects, event)
+            if module_hook is None:  # only the hook expression hears it (written out: the hot path)
+                step = self.steps[kind]
+                if step is not None:
+                    self.state, effects = step(self.state, event)
+                    if effects:
+                        self.carry_out(effects, event)
                 return None
             return self._deliver(kind, event, module_hook, metrics, data, batch_idx)
         finally:
@@ -83,12 +86,18 @@ class Dispatcher:
                                trainer.metrics_for(kind, metrics), data, event.rank)
             module_hook = None
         if kind in self.hook_kinds:
-            self.state, effects = self.hook.step(self.state, event)
-            if effects:
-                self.carry_out(effects, event)
+            self._step(kind, event)
         if module_hook is not None:
             return module_hook(*hook_args(event))
         return None
+
+    def _step(self, kind: str, event: Event) -> None:
+        """Step the hook expression (the hooks that hear ``kind``) and carry out what they return."""
+        step = self.steps[kind]
+        if step is not None:
+            self.state, effects = step(self.state, event)
+            if effects:
+                self.carry_out(effects, event)
 
     def carry_out(self, effects: tuple[Any, ...], event: Event) -> None:
         """Interpret ``effects`` in order, logging each recorded decision with its event."""

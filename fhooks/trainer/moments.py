@@ -117,7 +117,7 @@ def checkpoint_entries(trainer: Any) -> dict[str, Any]:
     at_boundary = b is not None and b.rng is not None and (trainer.handling_exception or trainer.mid_moment)
     entries: dict[str, Any] = {
         "position": (b.position if at_boundary else trainer.live.position()).to_plain(),
-        "rng": b.rng if at_boundary else ckpt.rng_states(),
+        "rng": ckpt.packed_rng(b.rng if at_boundary else ckpt.rng_states()),
     }
     if at_boundary and trainer.mid_moment and not trainer.handling_exception:
         entries["hook_state"] = b.hook_state
