@@ -14,13 +14,24 @@ combinator is a small frozen value whose ``repr`` reads like the expression.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from functools import partial
 from typing import Any
 
 import attrs
 
 from fhooks.core.effects import NO_EFFECTS, Effect, EffectLike, Effects, as_effects, merge_stops
 from fhooks.core.events import EVENT_KINDS, Event, check_kinds
-from fhooks.core.hook import HookLike, Step, StepTable, check_hook, listens, step_for
+from fhooks.core.hook import (
+    HookLike,
+    Step,
+    StepTable,
+    check_hook,
+    fold_step_for,
+    from_fold_state,
+    listens,
+    step_for,
+    to_fold_state,
+)
 from fhooks.errors import InvalidArgument
 
 
@@ -92,15 +103,18 @@ class Sequence:
 
     Each event kind gets its own step the first time it is seen: it visits only the
     children that hear that kind, through their own per-kind steps (see ``step_for``).
+    Its fold state is the tuple of its children's fold states.
     """
 
     children: tuple[HookLike, ...]
     shape_name = "sequence"
     _steps: StepTable = attrs.field(init=False, eq=False, repr=False)
+    _fold_steps: StepTable = attrs.field(init=False, eq=False, repr=False)
     kinds: frozenset[str] | None = attrs.field(init=False, eq=False)
 
     def __attrs_post_init__(self) -> None:
-        object.__setattr__(self, "_steps", StepTable(self, self._compile))
+        object.__setattr__(self, "_steps", StepTable(self, partial(self._compile, child_step=step_for)))
+        object.__setattr__(self, "_fold_steps", StepTable(self, partial(self._compile, child_step=fold_step_for)))
         object.__setattr__(self, "kinds", _union_kinds(self.children))
 
     @property
@@ -115,8 +129,17 @@ class Sequence:
         """The step for events of ``kind``: only the children that hear it, in order; None if none does."""
         return self._steps[kind]
 
-    def _compile(self, kind: str) -> Step | None:
-        steps = tuple((i, step) for i, step in enumerate(step_for(h, kind) for h in self.children) if step is not None)
+    def fold_step_for(self, kind: str) -> Step | None:
+        return self._fold_steps[kind]
+
+    def to_fold_state(self, state: tuple[Any, ...]) -> tuple[Any, ...]:
+        return tuple(to_fold_state(h, s) for h, s in zip(self.children, state))
+
+    def from_fold_state(self, state: tuple[Any, ...]) -> tuple[Any, ...]:
+        return tuple(from_fold_state(h, s) for h, s in zip(self.children, state))
+
+    def _compile(self, kind: str, child_step: Callable[[HookLike, str], Step | None]) -> Step | None:
+        steps = tuple((i, step) for i, step in enumerate(child_step(h, kind) for h in self.children) if step is not None)
         if not steps:
             return None
         if len(self.children) <= _STRAIGHT_LINE_WIDTH:
@@ -184,8 +207,8 @@ class When:
             return self.hook.step(state, event)
         return state, NO_EFFECTS
 
-    def step_for(self, kind: str) -> Step | None:
-        inner, pred = step_for(self.hook, kind), self.pred
+    def step_for(self, kind: str, child_step: Callable[[HookLike, str], Step | None] = step_for) -> Step | None:
+        inner, pred = child_step(self.hook, kind), self.pred
         if inner is None:
             return None
 
@@ -193,6 +216,15 @@ class When:
             return inner(state, event) if pred(event) else (state, NO_EFFECTS)
 
         return step
+
+    def fold_step_for(self, kind: str) -> Step | None:
+        return self.step_for(kind, fold_step_for)
+
+    def to_fold_state(self, state: Any) -> Any:
+        return to_fold_state(self.hook, state)
+
+    def from_fold_state(self, state: Any) -> Any:
+        return from_fold_state(self.hook, state)
 
     def __repr__(self) -> str:
         return f"when({fn_name(self.pred)}, {self.hook!r})"
@@ -288,13 +320,16 @@ class MapEffects:
     children = When.children
     init = When.init
     kinds = When.kinds
+    fold_step_for = When.fold_step_for
+    to_fold_state = When.to_fold_state
+    from_fold_state = When.from_fold_state
 
     def step(self, state: Any, event: Event) -> tuple[Any, Effects]:
         state, effects = self.hook.step(state, event)
         return state, self._rewrite(effects) if effects else effects
 
-    def step_for(self, kind: str) -> Step | None:
-        inner, rewrite = step_for(self.hook, kind), self._rewrite
+    def step_for(self, kind: str, child_step: Callable[[HookLike, str], Step | None] = step_for) -> Step | None:
+        inner, rewrite = child_step(self.hook, kind), self._rewrite
         if inner is None:
             return None
 
@@ -367,13 +402,16 @@ class RankZero:
     children = When.children
     init = When.init
     kinds = When.kinds
+    fold_step_for = When.fold_step_for
+    to_fold_state = When.to_fold_state
+    from_fold_state = When.from_fold_state
 
     def step(self, state: Any, event: Event) -> tuple[Any, Effects]:
         state, effects = self.hook.step(state, event)
         return state, effects if event.rank == 0 else NO_EFFECTS
 
-    def step_for(self, kind: str) -> Step | None:
-        inner = step_for(self.hook, kind)
+    def step_for(self, kind: str, child_step: Callable[[HookLike, str], Step | None] = step_for) -> Step | None:
+        inner = child_step(self.hook, kind)
         if inner is None:
             return None
 

@@ -162,6 +162,36 @@ def _checked(hook: HookLike, step: Step) -> Step:
     return checked_step
 
 
+def fold_step_for(hook: HookLike, kind: str) -> Step | None:
+    """``hook``'s step for events of ``kind`` over its *fold state*, or None when it does not hear ``kind``.
+
+    Between two events a fold keeps no state anyone can see, so a hook may step there on a
+    cheaper form of its state (a filter: a plain ``(count, inner)`` tuple rather than a new
+    ``CountState`` per event) with ``fold_step_for``, ``to_fold_state`` and ``from_fold_state``
+    methods. Any other hook's fold state is its state, stepped by :func:`step_for`.
+
+    >>> from fhooks.core import Event, every_n, on
+    >>> counted = every_n(2, on("fit_end", print))
+    >>> state = to_fold_state(counted, counted.init)
+    >>> state, from_fold_state(counted, fold_step_for(counted, "fit_end")(state, Event("fit_end"))[0])
+    ((0, None), CountState(count=1, inner=None))
+    """
+    specialise = getattr(hook, "fold_step_for", None)
+    return step_for(hook, kind) if specialise is None else specialise(kind)
+
+
+def to_fold_state(hook: HookLike, state: Any) -> Any:
+    """``state`` in the form :func:`fold_step_for`'s steps take."""
+    convert = getattr(hook, "to_fold_state", None)
+    return state if convert is None else convert(state)
+
+
+def from_fold_state(hook: HookLike, state: Any) -> Any:
+    """The hook state a fold state stands for: the inverse of :func:`to_fold_state`."""
+    convert = getattr(hook, "from_fold_state", None)
+    return state if convert is None else convert(state)
+
+
 class StepTable(dict):
     """``kind -> step_for(hook, kind)``, each entry made the first time its kind is asked for.
 
