@@ -77,7 +77,7 @@ def _straight_line(steps: tuple[tuple[int, Step], ...], width: int) -> Step:
             s2, out = f2(state[2], event)
             if out:
                 effects = effects + out if effects else out
-            return (s0, state[1], s2), merge_stops(effects) if len(effects) > 1 else effects
+            return (s0, state[1], s2), merge_stops(effects) if effects else effects
 
     >>> step = _straight_line(((0, lambda s, e: (s + 1, ())), (2, lambda s, e: (s * 2, ("x",)))), 3)
     >>> step((1, 5, 3), None)
@@ -90,7 +90,7 @@ def _straight_line(steps: tuple[tuple[int, Step], ...], width: int) -> Step:
         lines += [f"    s{i}, out = f{i}(state[{i}], event)", "    if out:",
                   "        effects = effects + out if effects else out"]
     new = "".join(f"s{i}, " if i in heard else f"state[{i}], " for i in range(width))
-    lines.append(f"    return ({new}), merge_stops(effects) if len(effects) > 1 else effects")
+    lines.append(f"    return ({new}), merge_stops(effects) if effects else effects")
     namespace: dict[str, Any] = {f"f{i}": step for i, step in steps}
     namespace["merge_stops"] = merge_stops
     exec("\n".join(lines), namespace)  # noqa: S102 (code made here from positions only)
@@ -258,7 +258,7 @@ class On:
     def step(self, state: None, event: Event) -> tuple[None, Effects]:
         out = self.fn(event)
         if out is None:
-            return None, NO_EFFECTS
+            return None, ()  # a constant: no pair built
         return None, (out,) if isinstance(out, Effect) else as_effects(out, f"on({fn_name(self.fn)})")
 
     def __repr__(self) -> str:

@@ -45,9 +45,9 @@ def fold(hook: HookLike, events: Iterable[Event], state: Any = _UNSET) -> tuple[
     steps = StepTable(hook, lambda kind: fold_step_for(hook, kind))  # each kind's step, made when the kind first comes
     effects: list[Any] = []
     extend = effects.extend
-    for i, event in enumerate(events):
+    for event in events:
         if event.__class__ is not Event:
-            _not_an_event(event, i)
+            _not_an_event(event, events)
         step = steps[event.kind]
         if step is not None:
             current, out = step(current, event)
@@ -56,9 +56,19 @@ def fold(hook: HookLike, events: Iterable[Event], state: Any = _UNSET) -> tuple[
     return (state if current is start else from_fold_state(hook, current)), tuple(effects)
 
 
-def _not_an_event(value: Any, index: int) -> None:
+def _not_an_event(value: Any, events: Iterable[Any]) -> None:
+    """Raise for ``value``, met among ``events``, unless it is an Event (of a subclass); name its index in a list.
+
+    >>> from fhooks.core import stateful
+    >>> fold(stateful(0, lambda n, e: (n, None)), [Event("fit_start"), "fit_end"])
+    Traceback (most recent call last):
+    ...
+    fhooks.errors.InvalidArgument: fold: events[1] is 'fit_end' (str), not an Event; build events with Event(kind, ...)
+    """
     if not isinstance(value, Event):
-        raise InvalidArgument(f"fold: events[{index}] is {value!r} ({type(value).__name__}), not an Event; "
+        index = next((i for i, e in enumerate(events) if e is value), None) if isinstance(events, (list, tuple)) else None
+        at = "an event" if index is None else f"events[{index}]"
+        raise InvalidArgument(f"fold: {at} is {value!r} ({type(value).__name__}), not an Event; "
                               "build events with Event(kind, ...)")
 
 
