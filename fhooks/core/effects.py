@@ -62,6 +62,16 @@ class Stop(Effect):
         return f"Stop({', '.join(map(repr, self.reasons))})"
 
 
+def _frozen_metrics(value: Mapping[str, float]) -> frozendict:
+    # A function, not the class itself: attrs reads a converter's signature, and a builtin's would cost a
+    # tokenizer regex (about 8 ms) the first time, at import.
+    return frozendict(value)
+
+
+def _floats(value: Iterable[float]) -> tuple[float, ...]:
+    return tuple(value)  # a function, not ``tuple``: see _frozen_metrics
+
+
 @attrs.frozen
 class Log(Effect):
     """Log metrics to the trainer's loggers, at ``step`` (the global step when None).
@@ -70,7 +80,7 @@ class Log(Effect):
     Log({'val_loss': 0.25}, step=10)
     """
 
-    metrics: Mapping[str, float] = attrs.field(converter=frozendict)
+    metrics: Mapping[str, float] = attrs.field(converter=_frozen_metrics)
     step: int | None = None
 
     def __repr__(self) -> str:
@@ -166,7 +176,7 @@ class SetLearningRates(Effect):
     SetLearningRates(lrs=(0.1, 0.01), optimizer_idx=0)
     """
 
-    lrs: tuple[float, ...] = attrs.field(converter=tuple)
+    lrs: tuple[float, ...] = attrs.field(converter=_floats)
     optimizer_idx: int = 0
 
 
