@@ -32,6 +32,7 @@ from fhooks.core.hook import (
     step_for,
     to_fold_state,
 )
+from fhooks.core.values import fields_eq, fields_hash
 from fhooks.errors import InvalidArgument
 
 
@@ -105,6 +106,8 @@ class Sequence:
     children that hear that kind, through their own per-kind steps (see ``step_for``).
     Its fold state is the tuple of its children's fold states.
     """
+
+    __eq__, __hash__ = fields_eq, fields_hash
 
     children: tuple[HookLike, ...]
     shape_name = "sequence"
@@ -186,6 +189,8 @@ def sequence(*hooks: HookLike) -> HookLike:
 class When:
     """``hook`` sees only the events for which ``pred(event)`` holds."""
 
+    __eq__, __hash__ = fields_eq, fields_hash
+
     pred: Callable[[Event], bool]
     hook: HookLike
     shape_name = "when"
@@ -250,6 +255,8 @@ def when(pred: Callable[[Event], bool], hook: HookLike) -> When:
 class On:
     """A stateless hook: ``fn(event)`` for events of ``kinds``, returning effects."""
 
+    __eq__, __hash__ = fields_eq, fields_hash
+
     kinds: frozenset[str]
     fn: Callable[[Event], EffectLike]
     init = None
@@ -278,6 +285,8 @@ def on(kinds: str | Iterable[str], fn: Callable[[Event], EffectLike]) -> On:
 @attrs.frozen(repr=False)
 class Stateful:
     """A hook from a plain ``fn(state, event) -> (state, effects)``."""
+
+    __eq__, __hash__ = fields_eq, fields_hash
 
     init: Any
     fn: Callable[[Any, Event], tuple[Any, EffectLike]]
@@ -312,6 +321,8 @@ def stateful(init: Any, fn: Callable[[Any, Event], tuple[Any, EffectLike]], *,
 @attrs.frozen(repr=False)
 class MapEffects:
     """``hook``'s effects, each rewritten by ``fn(effect)`` (None drops it)."""
+
+    __eq__, __hash__ = fields_eq, fields_hash
 
     fn: Callable[[Effect], EffectLike]
     hook: HookLike
@@ -365,6 +376,8 @@ def map_effects(fn: Callable[[Effect], EffectLike], hook: HookLike) -> MapEffect
 class MapEvent:
     """``hook`` sees ``fn(event)`` instead of each event."""
 
+    __eq__, __hash__ = fields_eq, fields_hash
+
     fn: Callable[[Event], Event]
     hook: HookLike
     shape_name = "map_event"
@@ -395,6 +408,8 @@ def map_event(fn: Callable[[Event], Event], hook: HookLike) -> MapEvent:
 @attrs.frozen(repr=False)
 class RankZero:
     """``hook`` steps on every rank (its state stays in step) but acts only on global rank 0."""
+
+    __eq__, __hash__ = fields_eq, fields_hash
 
     hook: HookLike
     shape_name = "rank_zero"

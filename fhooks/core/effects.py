@@ -16,6 +16,7 @@ from typing import Any, Union
 import attrs
 
 from fhooks.core.frozendict import frozendict
+from fhooks.core.values import fields_repr
 from fhooks.errors import InvalidArgument
 
 
@@ -98,6 +99,8 @@ class SaveCheckpoint(Effect):
     SaveCheckpoint(path='epoch=3.ckpt', weights_only=False)
     """
 
+    __repr__ = fields_repr
+
     path: str
     weights_only: bool = False
 
@@ -113,6 +116,8 @@ class RemoveCheckpoint(Effect):
     RemoveCheckpoint(path='epoch=1.ckpt')
     """
 
+    __repr__ = fields_repr
+
     path: str
     even_if_resumed: bool = attrs.field(default=False, repr=False)
 
@@ -126,6 +131,8 @@ class Raise(Effect):
     >>> Raise(ValueError("loss is NaN")) == Raise(ValueError("loss is NaN"))
     True
     """
+
+    __repr__ = fields_repr
 
     error: BaseException = attrs.field(eq=False)
 
@@ -153,6 +160,8 @@ class Do(Effect):
     'requires_grad=False'
     """
 
+    __repr__ = fields_repr
+
     fn: Callable[[Any], None]
     label: str = ""
 
@@ -165,6 +174,8 @@ class Print(Effect):
     Print(text='epoch 3: val_loss 0.25')
     """
 
+    __repr__ = fields_repr
+
     text: str
 
 
@@ -175,6 +186,8 @@ class SetLearningRates(Effect):
     >>> SetLearningRates([0.1, 0.01])
     SetLearningRates(lrs=(0.1, 0.01), optimizer_idx=0)
     """
+
+    __repr__ = fields_repr
 
     lrs: tuple[float, ...] = attrs.field(converter=_floats)
     optimizer_idx: int = 0
@@ -187,6 +200,8 @@ class SetAccumulation(Effect):
     >>> SetAccumulation(4)
     SetAccumulation(factor=4)
     """
+
+    __repr__ = fields_repr
 
     factor: int
 

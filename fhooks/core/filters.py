@@ -27,6 +27,7 @@ from fhooks.core.effects import NO_EFFECTS, Effects
 from fhooks.core.events import Event, check_kind
 from fhooks.core.hook import HookLike, Step, check_hook, fold_step_for, from_fold_state, step_for, to_fold_state
 from fhooks.core.serialize import state_class
+from fhooks.core.values import fields_eq, fields_hash, fields_repr
 from fhooks.errors import InvalidArgument
 
 
@@ -70,6 +71,8 @@ def _kind_repr(hook: HookLike, kind: str | None) -> str:
 @state_class
 class CountState:
     """How many heard events a filter has counted, and the inner hook's state."""
+
+    __repr__ = fields_repr
 
     count: int
     inner: Any
@@ -129,6 +132,8 @@ class FoldState:
 @attrs.frozen(repr=False)
 class EveryN(FoldState):
     """``hook`` sees the n-th, 2n-th, ... event of ``kind``, and every event of its other kinds."""
+
+    __eq__, __hash__ = fields_eq, fields_hash
 
     n: int
     hook: HookLike
@@ -222,6 +227,8 @@ def every_n(n: int, hook: HookLike, *, kind: str | None = None) -> EveryN:
 class After(FoldState):
     """``hook`` sees the events of ``kind`` after the first ``k`` of them, and every event of its other kinds."""
 
+    __eq__, __hash__ = fields_eq, fields_hash
+
     k: int
     hook: HookLike
     kind: str | None = None
@@ -291,6 +298,8 @@ def after(k: int, hook: HookLike, *, kind: str | None = None) -> After:
 @attrs.frozen(repr=False)
 class Once(FoldState):
     """``hook`` sees only the first event of ``kind``, and every event of its other kinds."""
+
+    __eq__, __hash__ = fields_eq, fields_hash
 
     hook: HookLike
     kind: str | None = None
@@ -363,6 +372,8 @@ class Until(FoldState):
 
     Events of the hook's other kinds pass unfiltered.
     """
+
+    __eq__, __hash__ = fields_eq, fields_hash
 
     pred: Callable[[Event], bool]
     hook: HookLike

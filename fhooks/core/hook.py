@@ -18,6 +18,7 @@ import attrs
 
 from fhooks.core.effects import Effects
 from fhooks.core.events import Event, check_kinds
+from fhooks.core.values import fields_eq, fields_hash
 from fhooks.errors import InvalidArgument
 
 S = TypeVar("S")
@@ -65,6 +66,8 @@ class Hook(Generic[S]):
     >>> fold(epochs, [Event("train_epoch_end", epoch=i) for i in range(4)])
     (4, (Stop('3 epochs'),))
     """
+
+    __eq__, __hash__ = fields_eq, fields_hash
 
     init: S
     step: Step = attrs.field(validator=_callable)
