@@ -3,7 +3,8 @@
 The reference below steps every node through its own ``step`` with each child replaced by a
 stand-in that steps the child the same way, and routes a sequence by asking each child whether
 it hears the kind: no per-kind step anywhere. ``scan`` (which uses the per-kind steps) must give
-the same state and effects after every event of every generated stream.
+the same state and effects after every event of every generated stream, and ``fold`` (which steps
+the fold states of ``fold_step_for``) the same final state and effects.
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ from typing import Any
 import attrs
 from hypothesis import given
 
-from fhooks.core import Event, merge_stops, scan
+from fhooks.core import Event, fold, merge_stops, scan
 from fhooks.core.combinators import Sequence
-from fhooks.core.hook import children, listens, step_for
+from fhooks.core.hook import children, fold_step_for, listens, step_for
 from fhooks.core.votes import Votes
 from fhooks.testing import same
 from property_tests.strategies import expressions, streams
@@ -73,6 +74,15 @@ def test_scan_matches_the_node_by_node_reference(hook, events):
 
 
 @given(expressions, streams)
+def test_fold_matches_the_node_by_node_reference(hook, events):
+    expected = reference_scan(hook, events)
+    state, effects = fold(hook, events)
+    assert same(state, expected[-1][0] if expected else hook.init)
+    assert same(effects, tuple(e for _, out in expected for e in out))
+
+
+@given(expressions, streams)
 def test_a_kind_not_heard_has_no_step(hook, events):
     for kind in {e.kind for e in events}:
         assert (step_for(hook, kind) is None) == (not listens(hook, kind))
+        assert (fold_step_for(hook, kind) is None) == (not listens(hook, kind))

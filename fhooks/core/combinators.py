@@ -14,13 +14,25 @@ combinator is a small frozen value whose ``repr`` reads like the expression.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from functools import partial
 from typing import Any
 
 import attrs
 
 from fhooks.core.effects import NO_EFFECTS, Effect, EffectLike, Effects, as_effects, merge_stops
 from fhooks.core.events import EVENT_KINDS, Event, check_kinds
-from fhooks.core.hook import HookLike, Step, StepTable, check_hook, listens, step_for
+from fhooks.core.hook import (
+    HookLike,
+    Step,
+    StepTable,
+    check_hook,
+    fold_step_for,
+    from_fold_state,
+    listens,
+    step_for,
+    to_fold_state,
+)
+from fhooks.core.values import fields_eq, fields_hash
 from fhooks.errors import InvalidArgument
 
 
@@ -66,7 +78,7 @@ def _straight_line(steps: tuple[tuple[int, Step], ...], width: int) -> Step:
             s2, out = f2(state[2], event)
             if out:
                 effects = effects + out if effects else out
-            return (s0, state[1], s2), merge_stops(effects) if len(effects) > 1 else effects
+            return (s0, state[1], s2), merge_stops(effects) if effects else effects
 
     >>> step = _straight_line(((0, lambda s, e: (s + 1, ())), (2, lambda s, e: (s * 2, ("x",)))), 3)
     >>> step((1, 5, 3), None)
@@ -79,7 +91,7 @@ def _straight_line(steps: tuple[tuple[int, Step], ...], width: int) -> Step:
         lines += [f"    s{i}, out = f{i}(state[{i}], event)", "    if out:",
                   "        effects = effects + out if effects else out"]
     new = "".join(f"s{i}, " if i in heard else f"state[{i}], " for i in range(width))
-    lines.append(f"    return ({new}), merge_stops(effects) if len(effects) > 1 else effects")
+    lines.append(f"    return ({new}), merge_stops(effects) if effects else effects")
     namespace: dict[str, Any] = {f"f{i}": step for i, step in steps}
     namespace["merge_stops"] = merge_stops
     exec("\n".join(lines), namespace)  # noqa: S102 (code made here from positions only)
@@ -92,15 +104,20 @@ class Sequence:
 
     Each event kind gets its own step the first time it is seen: it visits only the
     children that hear that kind, through their own per-kind steps (see ``step_for``).
+    Its fold state is the tuple of its children's fold states.
     """
+
+    __eq__, __hash__ = fields_eq, fields_hash
 
     children: tuple[HookLike, ...]
     shape_name = "sequence"
     _steps: StepTable = attrs.field(init=False, eq=False, repr=False)
+    _fold_steps: StepTable = attrs.field(init=False, eq=False, repr=False)
     kinds: frozenset[str] | None = attrs.field(init=False, eq=False)
 
     def __attrs_post_init__(self) -> None:
-        object.__setattr__(self, "_steps", StepTable(self, self._compile))
+        object.__setattr__(self, "_steps", StepTable(self, partial(self._compile, child_step=step_for)))
+        object.__setattr__(self, "_fold_steps", StepTable(self, partial(self._compile, child_step=fold_step_for)))
         object.__setattr__(self, "kinds", _union_kinds(self.children))
 
     @property
@@ -115,8 +132,17 @@ class Sequence:
         """The step for events of ``kind``: only the children that hear it, in order; None if none does."""
         return self._steps[kind]
 
-    def _compile(self, kind: str) -> Step | None:
-        steps = tuple((i, step) for i, step in enumerate(step_for(h, kind) for h in self.children) if step is not None)
+    def fold_step_for(self, kind: str) -> Step | None:
+        return self._fold_steps[kind]
+
+    def to_fold_state(self, state: tuple[Any, ...]) -> tuple[Any, ...]:
+        return tuple(to_fold_state(h, s) for h, s in zip(self.children, state))
+
+    def from_fold_state(self, state: tuple[Any, ...]) -> tuple[Any, ...]:
+        return tuple(from_fold_state(h, s) for h, s in zip(self.children, state))
+
+    def _compile(self, kind: str, child_step: Callable[[HookLike, str], Step | None]) -> Step | None:
+        steps = tuple((i, step) for i, step in enumerate(child_step(h, kind) for h in self.children) if step is not None)
         if not steps:
             return None
         if len(self.children) <= _STRAIGHT_LINE_WIDTH:
@@ -163,6 +189,8 @@ def sequence(*hooks: HookLike) -> HookLike:
 class When:
     """``hook`` sees only the events for which ``pred(event)`` holds."""
 
+    __eq__, __hash__ = fields_eq, fields_hash
+
     pred: Callable[[Event], bool]
     hook: HookLike
     shape_name = "when"
@@ -184,8 +212,8 @@ class When:
             return self.hook.step(state, event)
         return state, NO_EFFECTS
 
-    def step_for(self, kind: str) -> Step | None:
-        inner, pred = step_for(self.hook, kind), self.pred
+    def step_for(self, kind: str, child_step: Callable[[HookLike, str], Step | None] = step_for) -> Step | None:
+        inner, pred = child_step(self.hook, kind), self.pred
         if inner is None:
             return None
 
@@ -193,6 +221,15 @@ class When:
             return inner(state, event) if pred(event) else (state, NO_EFFECTS)
 
         return step
+
+    def fold_step_for(self, kind: str) -> Step | None:
+        return self.step_for(kind, fold_step_for)
+
+    def to_fold_state(self, state: Any) -> Any:
+        return to_fold_state(self.hook, state)
+
+    def from_fold_state(self, state: Any) -> Any:
+        return from_fold_state(self.hook, state)
 
     def __repr__(self) -> str:
         return f"when({fn_name(self.pred)}, {self.hook!r})"
@@ -218,6 +255,8 @@ def when(pred: Callable[[Event], bool], hook: HookLike) -> When:
 class On:
     """A stateless hook: ``fn(event)`` for events of ``kinds``, returning effects."""
 
+    __eq__, __hash__ = fields_eq, fields_hash
+
     kinds: frozenset[str]
     fn: Callable[[Event], EffectLike]
     init = None
@@ -226,7 +265,7 @@ class On:
     def step(self, state: None, event: Event) -> tuple[None, Effects]:
         out = self.fn(event)
         if out is None:
-            return None, NO_EFFECTS
+            return None, ()  # a constant: no pair built
         return None, (out,) if isinstance(out, Effect) else as_effects(out, f"on({fn_name(self.fn)})")
 
     def __repr__(self) -> str:
@@ -246,6 +285,8 @@ def on(kinds: str | Iterable[str], fn: Callable[[Event], EffectLike]) -> On:
 @attrs.frozen(repr=False)
 class Stateful:
     """A hook from a plain ``fn(state, event) -> (state, effects)``."""
+
+    __eq__, __hash__ = fields_eq, fields_hash
 
     init: Any
     fn: Callable[[Any, Event], tuple[Any, EffectLike]]
@@ -281,6 +322,8 @@ def stateful(init: Any, fn: Callable[[Any, Event], tuple[Any, EffectLike]], *,
 class MapEffects:
     """``hook``'s effects, each rewritten by ``fn(effect)`` (None drops it)."""
 
+    __eq__, __hash__ = fields_eq, fields_hash
+
     fn: Callable[[Effect], EffectLike]
     hook: HookLike
     shape_name = "map_effects"
@@ -288,13 +331,16 @@ class MapEffects:
     children = When.children
     init = When.init
     kinds = When.kinds
+    fold_step_for = When.fold_step_for
+    to_fold_state = When.to_fold_state
+    from_fold_state = When.from_fold_state
 
     def step(self, state: Any, event: Event) -> tuple[Any, Effects]:
         state, effects = self.hook.step(state, event)
         return state, self._rewrite(effects) if effects else effects
 
-    def step_for(self, kind: str) -> Step | None:
-        inner, rewrite = step_for(self.hook, kind), self._rewrite
+    def step_for(self, kind: str, child_step: Callable[[HookLike, str], Step | None] = step_for) -> Step | None:
+        inner, rewrite = child_step(self.hook, kind), self._rewrite
         if inner is None:
             return None
 
@@ -330,6 +376,8 @@ def map_effects(fn: Callable[[Effect], EffectLike], hook: HookLike) -> MapEffect
 class MapEvent:
     """``hook`` sees ``fn(event)`` instead of each event."""
 
+    __eq__, __hash__ = fields_eq, fields_hash
+
     fn: Callable[[Event], Event]
     hook: HookLike
     shape_name = "map_event"
@@ -361,19 +409,24 @@ def map_event(fn: Callable[[Event], Event], hook: HookLike) -> MapEvent:
 class RankZero:
     """``hook`` steps on every rank (its state stays in step) but acts only on global rank 0."""
 
+    __eq__, __hash__ = fields_eq, fields_hash
+
     hook: HookLike
     shape_name = "rank_zero"
 
     children = When.children
     init = When.init
     kinds = When.kinds
+    fold_step_for = When.fold_step_for
+    to_fold_state = When.to_fold_state
+    from_fold_state = When.from_fold_state
 
     def step(self, state: Any, event: Event) -> tuple[Any, Effects]:
         state, effects = self.hook.step(state, event)
         return state, effects if event.rank == 0 else NO_EFFECTS
 
-    def step_for(self, kind: str) -> Step | None:
-        inner = step_for(self.hook, kind)
+    def step_for(self, kind: str, child_step: Callable[[HookLike, str], Step | None] = step_for) -> Step | None:
+        inner = child_step(self.hook, kind)
         if inner is None:
             return None
 

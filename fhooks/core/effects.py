@@ -16,6 +16,7 @@ from typing import Any, Union
 import attrs
 
 from fhooks.core.frozendict import frozendict
+from fhooks.core.values import fields_repr
 from fhooks.errors import InvalidArgument
 
 
@@ -62,6 +63,16 @@ class Stop(Effect):
         return f"Stop({', '.join(map(repr, self.reasons))})"
 
 
+def _frozen_metrics(value: Mapping[str, float]) -> frozendict:
+    # A function, not the class itself: attrs reads a converter's signature, and a builtin's would cost a
+    # tokenizer regex (about 8 ms) the first time, at import.
+    return frozendict(value)
+
+
+def _floats(value: Iterable[float]) -> tuple[float, ...]:
+    return tuple(value)  # a function, not ``tuple``: see _frozen_metrics
+
+
 @attrs.frozen
 class Log(Effect):
     """Log metrics to the trainer's loggers, at ``step`` (the global step when None).
@@ -70,7 +81,7 @@ class Log(Effect):
     Log({'val_loss': 0.25}, step=10)
     """
 
-    metrics: Mapping[str, float] = attrs.field(converter=frozendict)
+    metrics: Mapping[str, float] = attrs.field(converter=_frozen_metrics)
     step: int | None = None
 
     def __repr__(self) -> str:
@@ -88,6 +99,8 @@ class SaveCheckpoint(Effect):
     SaveCheckpoint(path='epoch=3.ckpt', weights_only=False)
     """
 
+    __repr__ = fields_repr
+
     path: str
     weights_only: bool = False
 
@@ -103,6 +116,8 @@ class RemoveCheckpoint(Effect):
     RemoveCheckpoint(path='epoch=1.ckpt')
     """
 
+    __repr__ = fields_repr
+
     path: str
     even_if_resumed: bool = attrs.field(default=False, repr=False)
 
@@ -116,6 +131,8 @@ class Raise(Effect):
     >>> Raise(ValueError("loss is NaN")) == Raise(ValueError("loss is NaN"))
     True
     """
+
+    __repr__ = fields_repr
 
     error: BaseException = attrs.field(eq=False)
 
@@ -143,6 +160,8 @@ class Do(Effect):
     'requires_grad=False'
     """
 
+    __repr__ = fields_repr
+
     fn: Callable[[Any], None]
     label: str = ""
 
@@ -155,6 +174,8 @@ class Print(Effect):
     Print(text='epoch 3: val_loss 0.25')
     """
 
+    __repr__ = fields_repr
+
     text: str
 
 
@@ -166,7 +187,9 @@ class SetLearningRates(Effect):
     SetLearningRates(lrs=(0.1, 0.01), optimizer_idx=0)
     """
 
-    lrs: tuple[float, ...] = attrs.field(converter=tuple)
+    __repr__ = fields_repr
+
+    lrs: tuple[float, ...] = attrs.field(converter=_floats)
     optimizer_idx: int = 0
 
 
@@ -177,6 +200,8 @@ class SetAccumulation(Effect):
     >>> SetAccumulation(4)
     SetAccumulation(factor=4)
     """
+
+    __repr__ = fields_repr
 
     factor: int
 

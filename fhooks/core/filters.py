@@ -25,8 +25,9 @@ import attrs
 from fhooks.core.combinators import When, check_callable, fn_name
 from fhooks.core.effects import NO_EFFECTS, Effects
 from fhooks.core.events import Event, check_kind
-from fhooks.core.hook import HookLike, Step, check_hook, step_for
+from fhooks.core.hook import HookLike, Step, check_hook, fold_step_for, from_fold_state, step_for, to_fold_state
 from fhooks.core.serialize import state_class
+from fhooks.core.values import fields_eq, fields_hash, fields_repr
 from fhooks.errors import InvalidArgument
 
 
@@ -71,6 +72,8 @@ def _kind_repr(hook: HookLike, kind: str | None) -> str:
 class CountState:
     """How many heard events a filter has counted, and the inner hook's state."""
 
+    __repr__ = fields_repr
+
     count: int
     inner: Any
 
@@ -96,9 +99,41 @@ def _passing(inner: Step | None) -> Step | None:
     return step
 
 
+def _passing_fold(inner: Step | None) -> Step | None:
+    """:func:`_passing` over a filter's fold state, the tuple ``(count, inner's fold state)``."""
+    if inner is None:
+        return None
+
+    def step(state: tuple[int, Any], event: Event) -> tuple[tuple[int, Any], Effects]:
+        new, effects = inner(state[1], event)
+        return (state[0], new), effects
+
+    return step
+
+
+class FoldState:
+    """A filter's fold state: the pair ``(count, inner's fold state)``, one tuple per event instead of a ``CountState``.
+
+    >>> from fhooks.core import on
+    >>> counted = once(on("fit_end", print))
+    >>> counted.to_fold_state(CountState(1, None)), counted.from_fold_state((1, None))
+    ((1, None), CountState(count=1, inner=None))
+    """
+
+    __slots__ = ()
+
+    def to_fold_state(self, state: CountState) -> tuple[int, Any]:
+        return state.count, to_fold_state(self.hook, state.inner)  # type: ignore[attr-defined]
+
+    def from_fold_state(self, state: tuple[int, Any]) -> CountState:
+        return _count_state(state[0], from_fold_state(self.hook, state[1]))  # type: ignore[attr-defined]
+
+
 @attrs.frozen(repr=False)
-class EveryN:
+class EveryN(FoldState):
     """``hook`` sees the n-th, 2n-th, ... event of ``kind``, and every event of its other kinds."""
+
+    __eq__, __hash__ = fields_eq, fields_hash
 
     n: int
     hook: HookLike
@@ -132,6 +167,20 @@ class EveryN:
                 return _count_state(count, state.inner), NO_EFFECTS
             new, effects = inner(state.inner, event)
             return _count_state(count, new), effects
+
+        return step
+
+    def fold_step_for(self, kind: str) -> Step | None:
+        inner, n = fold_step_for(self.hook, kind), self.n
+        if inner is None or kind != self.kind:
+            return _passing_fold(inner)
+
+        def step(state: tuple[int, Any], event: Event) -> tuple[tuple[int, Any], Effects]:
+            count = state[0] + 1
+            if count % n:
+                return (count, state[1]), NO_EFFECTS
+            new, effects = inner(state[1], event)
+            return (count, new), effects
 
         return step
 
@@ -175,8 +224,10 @@ def every_n(n: int, hook: HookLike, *, kind: str | None = None) -> EveryN:
 
 
 @attrs.frozen(repr=False)
-class After:
+class After(FoldState):
     """``hook`` sees the events of ``kind`` after the first ``k`` of them, and every event of its other kinds."""
+
+    __eq__, __hash__ = fields_eq, fields_hash
 
     k: int
     hook: HookLike
@@ -206,6 +257,19 @@ class After:
 
         return step
 
+    def fold_step_for(self, kind: str) -> Step | None:
+        inner, k = fold_step_for(self.hook, kind), self.k
+        if inner is None or kind != self.kind:
+            return _passing_fold(inner)
+
+        def step(state: tuple[int, Any], event: Event) -> tuple[tuple[int, Any], Effects]:
+            if state[0] < k:
+                return (state[0] + 1, state[1]), NO_EFFECTS
+            new, effects = inner(state[1], event)
+            return (state[0], new), effects
+
+        return step
+
     def __repr__(self) -> str:
         return f"after({self.k}, {self.hook!r}{_kind_repr(self.hook, self.kind)})"
 
@@ -232,8 +296,10 @@ def after(k: int, hook: HookLike, *, kind: str | None = None) -> After:
 
 
 @attrs.frozen(repr=False)
-class Once:
+class Once(FoldState):
     """``hook`` sees only the first event of ``kind``, and every event of its other kinds."""
+
+    __eq__, __hash__ = fields_eq, fields_hash
 
     hook: HookLike
     kind: str | None = None
@@ -265,6 +331,19 @@ class Once:
 
         return step
 
+    def fold_step_for(self, kind: str) -> Step | None:
+        inner = fold_step_for(self.hook, kind)
+        if inner is None or kind != self.kind:
+            return _passing_fold(inner)
+
+        def step(state: tuple[int, Any], event: Event) -> tuple[tuple[int, Any], Effects]:
+            if state[0]:
+                return state, NO_EFFECTS
+            new, effects = inner(state[1], event)
+            return (1, new), effects
+
+        return step
+
     def __repr__(self) -> str:
         return f"once({self.hook!r}{_kind_repr(self.hook, self.kind)})"
 
@@ -288,11 +367,13 @@ def once(hook: HookLike, *, kind: str | None = None) -> Once:
 
 
 @attrs.frozen(repr=False)
-class Until:
+class Until(FoldState):
     """``hook`` sees events of ``kind`` until the first one for which ``pred`` holds, then none of them.
 
     Events of the hook's other kinds pass unfiltered.
     """
+
+    __eq__, __hash__ = fields_eq, fields_hash
 
     pred: Callable[[Event], bool]
     hook: HookLike
@@ -322,6 +403,21 @@ class Until:
                 return _count_state(1, state.inner), NO_EFFECTS
             new, effects = inner(state.inner, event)
             return _count_state(0, new), effects
+
+        return step
+
+    def fold_step_for(self, kind: str) -> Step | None:
+        inner, pred = fold_step_for(self.hook, kind), self.pred
+        if inner is None or kind != self.kind:
+            return _passing_fold(inner)
+
+        def step(state: tuple[int, Any], event: Event) -> tuple[tuple[int, Any], Effects]:
+            if state[0]:
+                return state, NO_EFFECTS
+            if pred(event):
+                return (1, state[1]), NO_EFFECTS
+            new, effects = inner(state[1], event)
+            return (0, new), effects
 
         return step
 

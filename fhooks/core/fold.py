@@ -17,7 +17,7 @@ from typing import Any
 
 from fhooks.core.effects import Effects
 from fhooks.core.events import Event
-from fhooks.core.hook import HookLike, StepTable, check_hook
+from fhooks.core.hook import HookLike, StepTable, check_hook, fold_step_for, from_fold_state, to_fold_state
 from fhooks.errors import InvalidArgument, InvalidStepOutput
 
 _UNSET: Any = object()
@@ -26,7 +26,8 @@ _UNSET: Any = object()
 def fold(hook: HookLike, events: Iterable[Event], state: Any = _UNSET) -> tuple[Any, Effects]:
     """Fold ``events`` through ``hook``, from ``state`` (default ``hook.init``).
 
-    Returns the final state and every effect, in order. Law (resume): folding
+    Returns the final state and every effect, in order. Between events the hook's state is kept
+    in its fold form (see :func:`~fhooks.core.hook.fold_step_for`). Law (resume): folding
     ``a + b`` equals folding ``b`` from the state folding ``a`` ended in.
 
     >>> from fhooks.core import Event, Stop, stateful
@@ -40,23 +41,34 @@ def fold(hook: HookLike, events: Iterable[Event], state: Any = _UNSET) -> tuple[
     """
     check_hook(hook, "fold")
     state = hook.init if state is _UNSET else state
-    steps = StepTable(hook)  # each kind's step, made when the kind first comes
+    start = current = to_fold_state(hook, state)
+    steps = StepTable(hook, lambda kind: fold_step_for(hook, kind))  # each kind's step, made when the kind first comes
     effects: list[Any] = []
     extend = effects.extend
-    for i, event in enumerate(events):
+    for event in events:
         if event.__class__ is not Event:
-            _not_an_event(event, i)
+            _not_an_event(event, events)
         step = steps[event.kind]
         if step is not None:
-            state, out = step(state, event)
+            current, out = step(current, event)
             if out:
                 extend(out)
-    return state, tuple(effects)
+    return (state if current is start else from_fold_state(hook, current)), tuple(effects)
 
 
-def _not_an_event(value: Any, index: int) -> None:
+def _not_an_event(value: Any, events: Iterable[Any]) -> None:
+    """Raise for ``value``, met among ``events``, unless it is an Event (of a subclass); name its index in a list.
+
+    >>> from fhooks.core import stateful
+    >>> fold(stateful(0, lambda n, e: (n, None)), [Event("fit_start"), "fit_end"])
+    Traceback (most recent call last):
+    ...
+    fhooks.errors.InvalidArgument: fold: events[1] is 'fit_end' (str), not an Event; build events with Event(kind, ...)
+    """
     if not isinstance(value, Event):
-        raise InvalidArgument(f"fold: events[{index}] is {value!r} ({type(value).__name__}), not an Event; "
+        index = next((i for i, e in enumerate(events) if e is value), None) if isinstance(events, (list, tuple)) else None
+        at = "an event" if index is None else f"events[{index}]"
+        raise InvalidArgument(f"fold: {at} is {value!r} ({type(value).__name__}), not an Event; "
                               "build events with Event(kind, ...)")
 
 

@@ -18,6 +18,7 @@ import attrs
 
 from fhooks.core.effects import Effects
 from fhooks.core.events import Event, check_kinds
+from fhooks.core.values import fields_eq, fields_hash
 from fhooks.errors import InvalidArgument
 
 S = TypeVar("S")
@@ -65,6 +66,8 @@ class Hook(Generic[S]):
     >>> fold(epochs, [Event("train_epoch_end", epoch=i) for i in range(4)])
     (4, (Stop('3 epochs'),))
     """
+
+    __eq__, __hash__ = fields_eq, fields_hash
 
     init: S
     step: Step = attrs.field(validator=_callable)
@@ -160,6 +163,36 @@ def _checked(hook: HookLike, step: Step) -> Step:
         return step_output(hook, result)  # raises InvalidStepOutput naming the hook and what it returned
 
     return checked_step
+
+
+def fold_step_for(hook: HookLike, kind: str) -> Step | None:
+    """``hook``'s step for events of ``kind`` over its *fold state*, or None when it does not hear ``kind``.
+
+    Between two events a fold keeps no state anyone can see, so a hook may step there on a
+    cheaper form of its state (a filter: a plain ``(count, inner)`` tuple rather than a new
+    ``CountState`` per event) with ``fold_step_for``, ``to_fold_state`` and ``from_fold_state``
+    methods. Any other hook's fold state is its state, stepped by :func:`step_for`.
+
+    >>> from fhooks.core import Event, every_n, on
+    >>> counted = every_n(2, on("fit_end", print))
+    >>> state = to_fold_state(counted, counted.init)
+    >>> state, from_fold_state(counted, fold_step_for(counted, "fit_end")(state, Event("fit_end"))[0])
+    ((0, None), CountState(count=1, inner=None))
+    """
+    specialise = getattr(hook, "fold_step_for", None)
+    return step_for(hook, kind) if specialise is None else specialise(kind)
+
+
+def to_fold_state(hook: HookLike, state: Any) -> Any:
+    """``state`` in the form :func:`fold_step_for`'s steps take."""
+    convert = getattr(hook, "to_fold_state", None)
+    return state if convert is None else convert(state)
+
+
+def from_fold_state(hook: HookLike, state: Any) -> Any:
+    """The hook state a fold state stands for: the inverse of :func:`to_fold_state`."""
+    convert = getattr(hook, "from_fold_state", None)
+    return state if convert is None else convert(state)
 
 
 class StepTable(dict):

@@ -21,6 +21,7 @@ import attrs
 from fhooks.core.combinators import check_callable, fn_name
 from fhooks.core.effects import NO_EFFECTS, Effect, EffectLike, Effects, as_effects
 from fhooks.core.events import EVENT_KINDS, Event
+from fhooks.core.values import fields_eq, fields_hash
 from fhooks.core.frozendict import frozendict
 
 
@@ -40,6 +41,8 @@ HOOK_NAMES: Mapping[str, str] = frozendict((keyword_for(kind), kind) for kind in
 @attrs.frozen(repr=False)
 class LambdaHook:
     """A stateless hook with one function per event kind."""
+
+    __eq__, __hash__ = fields_eq, fields_hash
 
     fns: Mapping[str, Callable[[Event], EffectLike]]
     init = None

@@ -21,12 +21,15 @@ from fhooks.core.effects import NO_EFFECTS, Effect, Effects, Stop, merge_stops
 from fhooks.core.events import Event
 from fhooks.core.hook import HookLike, check_hook
 from fhooks.core.serialize import state_class
+from fhooks.core.values import fields_eq, fields_hash, fields_repr
 from fhooks.errors import InvalidArgument
 
 
 @state_class
 class VotesState:
     """Each child's state, and its standing vote: its stop reasons, or None."""
+
+    __repr__ = fields_repr
 
     inner: tuple[Any, ...]
     votes: tuple[tuple[str, ...] | None, ...]
@@ -35,6 +38,8 @@ class VotesState:
 @attrs.frozen(repr=False)
 class Votes:
     """Children step in order; their ``Stop``s count as votes, decided by ``need_all``."""
+
+    __eq__, __hash__ = fields_eq, fields_hash
 
     children: tuple[HookLike, ...]
     need_all: bool
