@@ -160,12 +160,15 @@ class EpochMeans:
 
 
 def _weighted_sum(values: list[Any], weights: list[int]) -> Any:
-    """``sum(value * weight)`` in float64: scalar tensors in one stacked product on their device (no host sync),
-    anything else (numbers, numpy scalars, tensors of mixed devices) one by one, as floats."""
+    """``sum(value * weight)`` in float64: scalar tensors stacked and summed on their device, one sum per distinct
+    weight (no host sync, no copy to the device); anything else (numbers, numpy scalars, tensors of mixed devices)
+    one by one, as floats."""
+    by_weight: dict[int, list[Any]] = {}
+    for value, weight in zip(values, weights):
+        by_weight.setdefault(weight, []).append(value)
     try:
-        stacked = torch.stack(values).reshape(-1).double()
-        return stacked.dot(torch.tensor(weights, dtype=torch.float64, device=stacked.device))
-    except (TypeError, RuntimeError):
+        return sum(torch.stack(group).reshape(-1).double().sum() * weight for weight, group in by_weight.items())
+    except (TypeError, RuntimeError):  # not all scalar tensors on one device
         return sum((as_float(v) * w for v, w in zip(values, weights)), 0.0)
 
 
