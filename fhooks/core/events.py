@@ -13,7 +13,6 @@ fhooks.errors.InvalidEvent: Event: unknown kind 'validaton_end'; did you mean 'v
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping
 from typing import Any
 
@@ -49,6 +48,8 @@ _STAGE_SET = frozenset(STAGES)
 
 
 def _suggest(word: str, choices: tuple[str, ...]) -> str:
+    import difflib  # only when an error message is being written
+
     close = difflib.get_close_matches(word, choices, n=1)
     return f"; did you mean {close[0]!r}?" if close else ""
 
