@@ -12,7 +12,6 @@ TypeError: lambda_hook: unknown keyword 'on_train_epoch_ends'; did you mean 'on_
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Mapping
 
 
@@ -83,6 +82,8 @@ def lambda_hook(**fns: Callable[[Event], EffectLike]) -> LambdaHook:
     kinds: dict[str, Callable[[Event], EffectLike]] = {}
     for keyword, fn in fns.items():
         if keyword not in HOOK_NAMES:
+            import difflib  # only for the error message
+
             close = difflib.get_close_matches(keyword, list(HOOK_NAMES), n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
             raise TypeError(f"lambda_hook: unknown keyword {keyword!r}{hint} (accepted: {', '.join(HOOK_NAMES)})")
