@@ -10,6 +10,7 @@ True
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -40,7 +41,17 @@ class Context:
     @property
     def trainer(self) -> Any:
         """The loop's own trainer object: Lightning's or Ignite's where the host wraps one, else the host itself."""
-        return getattr(self.host, "trainer", self.host)
+        host = self.host
+        namespace = getattr(host, "__dict__", None)
+        if namespace is not None and "trainer" in namespace:
+            return namespace["trainer"]
+        return host.trainer if _defines_trainer(type(host)) else host  # no AttributeError raised and caught per call
+
+
+@functools.cache
+def _defines_trainer(cls: type) -> bool:
+    """Whether ``cls`` or a base defines a ``trainer`` attribute (a property, a slot)."""
+    return any("trainer" in vars(base) for base in cls.__mro__)
 
 
 def handles(effect_type: type[E]) -> Callable[[Callable[[E, Context], None]], Callable[[E, Context], None]]:

@@ -117,7 +117,7 @@ class EpochMeans:
     {'loss': 2.0}
     """
 
-    chunk = 256
+    chunk = 32
 
     def __init__(self) -> None:
         self.pending: dict[str, tuple[list[Any], list[int]]] = {}  # per name: values and weights not yet summed
