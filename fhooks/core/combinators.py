@@ -78,7 +78,7 @@ def _straight_line(steps: tuple[tuple[int, Step], ...], width: int) -> Step:
             s2, out = f2(state[2], event)
             if out:
                 effects = effects + out if effects else out
-            return (s0, state[1], s2), merge_stops(effects) if effects else effects
+            return (s0, state[1], s2), merge_stops(effects) if len(effects) > 1 else effects
 
     >>> step = _straight_line(((0, lambda s, e: (s + 1, ())), (2, lambda s, e: (s * 2, ("x",)))), 3)
     >>> step((1, 5, 3), None)
@@ -91,7 +91,7 @@ def _straight_line(steps: tuple[tuple[int, Step], ...], width: int) -> Step:
         lines += [f"    s{i}, out = f{i}(state[{i}], event)", "    if out:",
                   "        effects = effects + out if effects else out"]
     new = "".join(f"s{i}, " if i in heard else f"state[{i}], " for i in range(width))
-    lines.append(f"    return ({new}), merge_stops(effects) if effects else effects")
+    lines.append(f"    return ({new}), merge_stops(effects) if len(effects) > 1 else effects")  # one effect: nothing to merge
     namespace: dict[str, Any] = {f"f{i}": step for i, step in steps}
     namespace["merge_stops"] = merge_stops
     exec("\n".join(lines), namespace)  # noqa: S102 (code made here from positions only)
