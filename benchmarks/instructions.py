@@ -7,6 +7,11 @@ client request starts and stops the count), once with 100 steps and once with 60
 500 is the steady cost of one step (start-up and one-off costs cancel). Every run first trains 600
 steps uncounted, so the checkpoint written every 500 steps is counted in its steady-state cost.
 
+The tqdm bar redraws at most every 0.1 s of wall-clock time; under valgrind a step takes some 50 times
+longer, so the bar would redraw every few steps instead of every few hundred. The count therefore keeps
+the bar from redrawing mid-epoch (``FHOOKS_PROGRESS_MININTERVAL``): it is the bar's per-step cost, its
+redraws (about one per 0.1 s) aside.
+
     python benchmarks/instructions.py                # about five minutes on 2 cores
     python benchmarks/instructions.py hand none      # some variants only
 
@@ -66,7 +71,7 @@ def _control_library(folder: str) -> str:
 
 def _count(name: str, steps: int, library: str, folder: str) -> int:
     out = os.path.join(folder, f"callgrind.{name}.{steps}")
-    env = {**os.environ, "PYTHONHASHSEED": "0", "PYTHONPATH": os.pathsep.join(
+    env = {**os.environ, "PYTHONHASHSEED": "0", "FHOOKS_PROGRESS_MININTERVAL": "1e9", "PYTHONPATH": os.pathsep.join(
         [str(Path(__file__).parent), str(Path(__file__).parent.parent), os.environ.get("PYTHONPATH", "")])}
     done = subprocess.run(["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}",
                            sys.executable, __file__, "--child", name, str(steps), library],
