@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import ctypes
+import functools
 import os
 import re
 import subprocess
@@ -36,7 +37,7 @@ _CONTROL = """
 void count_start(void) { CALLGRIND_ZERO_STATS; CALLGRIND_START_INSTRUMENTATION; }
 void count_stop(void) { CALLGRIND_STOP_INSTRUMENTATION; }
 """
-VARIANTS = ("hand", "hand_same_work", "fhooks_none", "fhooks_stack", "fhooks_bar", "ignite")
+VARIANTS = ("hand", "hand_same_work", "fhooks_none", "fhooks_stack", "fhooks_bar", "ignite", "ignite_resumable")
 
 
 def _variant(name: str):
@@ -44,7 +45,8 @@ def _variant(name: str):
 
     return {"hand": overhead.hand_loop, "hand_same_work": overhead.hand_loop_same_work,
             "fhooks_none": overhead.fhooks_trainer(stack=False), "fhooks_stack": overhead.fhooks_trainer(stack=True),
-            "fhooks_bar": overhead.fhooks_trainer(stack=True, bar=True), "ignite": overhead.ignite_trainer}[name]
+            "fhooks_bar": overhead.fhooks_trainer(stack=True, bar=True), "ignite": overhead.ignite_trainer,
+            "ignite_resumable": functools.partial(overhead.ignite_trainer, resumable=True)}[name]
 
 
 def child(name: str, steps: int, library: str) -> None:
@@ -108,9 +110,10 @@ def main() -> None:
     print(f"{'variant':<18}{'instructions/step':>19}{'ratio':>8}{'overhead':>11}")
     for name, count in counts.items():
         print(f"{name:<18}{count:>19,.0f}{count / hand:>8.3f}{count - hand:>11,.0f}")
-    if "fhooks_stack" in counts and "ignite" in counts:
-        ratio = (counts["fhooks_stack"] - hand) / (counts["ignite"] - hand)
-        print(f"fhooks typical-stack overhead / Ignite's: {ratio:.2f}")
+    for ignite in ("ignite", "ignite_resumable"):
+        if "fhooks_stack" in counts and ignite in counts:
+            ratio = (counts["fhooks_stack"] - hand) / (counts[ignite] - hand)
+            print(f"fhooks typical-stack overhead / {ignite}'s: {ratio:.2f}")
     if "fhooks_bar" in counts and "fhooks_stack" in counts:
         print(f"tqdm bar: {100 * (counts['fhooks_bar'] - counts['fhooks_stack']) / counts['fhooks_stack']:+.1f}% per step")
 

@@ -155,7 +155,9 @@ def lightning_trainer(data, directory, bar: bool = False) -> None:
         trainer.fit(LitModule(), data)
 
 
-def ignite_trainer(data, directory) -> None:
+def ignite_trainer(data, directory, resumable: bool = False) -> None:
+    """Ignite with the typical stack's handlers; ``resumable``: its checkpoint holds what Ignite's docs save to
+    resume (model, optimizer, the engine's state), as fhooks' does, instead of the model's weights only."""
     from ignite.engine import Engine, Events
     from ignite.handlers import EarlyStopping, ModelCheckpoint
 
@@ -176,7 +178,8 @@ def ignite_trainer(data, directory) -> None:
     stopper = EarlyStopping(patience=1000, score_function=lambda e: -float(e.state.output), trainer=engine)
     engine.add_event_handler(Events.EPOCH_COMPLETED, stopper)
     saver = ModelCheckpoint(directory, "every500", n_saved=None, require_empty=False)
-    engine.add_event_handler(Events.ITERATION_COMPLETED(every=500), saver, {"model": model})
+    to_save = {"model": model, "optimizer": optimizer, "trainer": engine} if resumable else {"model": model}
+    engine.add_event_handler(Events.ITERATION_COMPLETED(every=500), saver, to_save)
     engine.run(data, max_epochs=1)
 
 
@@ -243,6 +246,7 @@ def main() -> None:
         variants["lightning, typical stack + tqdm bar"] = functools.partial(lightning_trainer, bar=True)
     if importlib.util.find_spec("ignite"):
         variants["ignite, typical stack"] = ignite_trainer
+        variants["ignite, typical stack, resumable checkpoint"] = functools.partial(ignite_trainer, resumable=True)
     timings = measure(variants, steps, rounds)
     base = statistics.median(timings["hand-written loop"])
     print(f"{steps} steps x {rounds} alternating rounds, 1 thread, median us/step")
@@ -258,6 +262,9 @@ def main() -> None:
     if "lightning, typical stack" in overheads:
         ratio = overheads["fhooks, typical stack"] / overheads["lightning, typical stack"]
         print(f"fhooks overhead / lightning overhead (typical stack): {ratio:.3f}")
+    for ignite in ("ignite, typical stack", "ignite, typical stack, resumable checkpoint"):
+        if ignite in overheads:
+            print(f"fhooks overhead / {ignite} overhead: {overheads['fhooks, typical stack'] / overheads[ignite]:.2f}")
     bar = paired(timings["fhooks, typical stack + tqdm bar"], timings["fhooks, typical stack"])
     typical = statistics.median(timings["fhooks, typical stack"])
     print(f"tqdm bar (refresh_rate=1): {bar:+.1f} us/step, {100 * bar / typical:+.1f}% per step")
