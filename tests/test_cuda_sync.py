@@ -1,9 +1,10 @@
 """On CUDA the training step makes no host-device synchronisation in the default configuration.
 
 The module turns ``torch.cuda.set_sync_debug_mode`` on at the start of its second batch and off
-at the end of the epoch (the module's ``on_train_epoch_end`` runs before the hooks there), so
+at the end of its last batch (the module's ``on_train_batch_end`` runs after the hooks there), so
 everything the loop and the default hooks do for the batches in between, including each batch's
-end, runs under it. Skipped without a CUDA device.
+end, runs under it; the epoch end, which reduces the epoch's means once (a sync per epoch, not per
+step), comes after. Skipped without a CUDA device.
 """
 
 from __future__ import annotations
@@ -40,8 +41,9 @@ class Watched(torch.nn.Module):
             torch.cuda.synchronize()  # nothing pending from the first step
             torch.cuda.set_sync_debug_mode(self.mode)
 
-    def on_train_epoch_end(self):
-        torch.cuda.set_sync_debug_mode("default")
+    def on_train_batch_end(self, outputs, batch, batch_idx):
+        if batch_idx == STEPS - 1:
+            torch.cuda.set_sync_debug_mode("default")
 
 
 def batches() -> list[tuple[torch.Tensor, torch.Tensor]]:
