@@ -65,12 +65,8 @@ class Dispatcher:
         outer, book.fx = book.fx, self.hook_names[kind]
         try:
             module_hook = self.module_hooks.get(kind)
-            if module_hook is None:  # only the hook expression hears it (written out: the hot path)
-                step = self.steps[kind]
-                if step is not None:
-                    self.state, effects = step(self.state, event)
-                    if effects:
-                        self.carry_out(effects, event)
+            if module_hook is None:  # only the hook expression hears it
+                self._step(kind, event)
                 return None
             return self._deliver(kind, event, module_hook, metrics, data, batch_idx)
         finally:

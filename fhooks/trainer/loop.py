@@ -255,7 +255,6 @@ def _train_epoch(trainer: Any, module: Any, plan: Any) -> None:
     heard = d.heard
     resume = plan.position if plan is not None and plan.position.epoch_started else None
     if resume is None:
-        trainer.batches_done = 0
         trainer.train_means = EpochMeans()
         trainer.book.active = trainer.book.train
         trainer.live.set(Position(epoch=trainer.current_epoch))
@@ -332,14 +331,13 @@ def _after_batch(trainer: Any, module: Any, batch_idx: int, last: bool, validati
     due = (at_last and last) or (every is not None and (batch_idx + 1) % every == 0)
     if due and not validation_done:
         _validate_in_fit(trainer, module)
-    if trainer.world_size > 1:
-        strategies.agree_on_stop(trainer)
+    strategies.agree_on_stop(trainer)
     if trainer.should_stop and trainer.can_stop:
         if not due and not validation_done and _val_at_epoch_end(trainer):
             _validate_in_fit(trainer, module)
-        trainer.live.done |= VALIDATION_DONE
+        moments.advance(trainer, VALIDATION_DONE)
         return True
-    trainer.live.done |= VALIDATION_DONE
+    moments.advance(trainer, VALIDATION_DONE)
     return trainer.max_steps != -1 and trainer.global_step >= trainer.max_steps
 
 
@@ -398,10 +396,9 @@ def _train_batch(trainer: Any, module: Any, batch: Any, batch_idx: int, last: bo
             outputs = {**values, "loss": value / accumulate if accumulate > 1 else value}
     if book.train and "train_batch_end" in heard:
         book.collect(on_step=True)  # what training_step logged, seen by the train_batch_end hooks
-    trainer.batches_done = batch_idx + 1
     moments.batch_stepped(trainer, batch_idx, moments.batch_end_payload(values, outputs, trainer.log_step)
                           if "exception" in heard else None)
-    trainer.live.done |= BATCH_END_DONE
+    moments.advance(trainer, BATCH_END_DONE)
     if "train_batch_end" in heard:
         d.emit("train_batch_end", metrics=LazyMetrics(values, trainer.callback_metrics), data=batch_data(batch, outputs),
                batch_idx=batch_idx)

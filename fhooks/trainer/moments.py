@@ -58,30 +58,19 @@ def boundary(trainer: Any, *, keep_rng: bool = False, batch_end: dict[str, Any] 
 
 
 def batch_starts(trainer: Any, batch_idx: int) -> None:
-    """Every moment of the batches before ``batch_idx`` happened; the next moment is this batch's step.
-
-    A :func:`boundary` written out: the loop calls this and :func:`batch_stepped` at every batch.
-    """
+    """Every moment of the batches before ``batch_idx`` happened; the next moment is this batch's step."""
     live = trainer.live
     live.batches_done = batch_idx
-    live.done = done = live.done | BATCH_DONE
-    d = trainer.dispatcher
-    reasons = trainer.stop_reasons
-    trainer.boundary = Boundary((live.epoch, batch_idx, done), d.state,
-                                (trainer.should_stop, tuple(reasons) if reasons else ()),
-                                ckpt.rng_states() if "exception" in d.heard else None)
+    live.done |= BATCH_DONE
+    boundary(trainer)
 
 
 def batch_stepped(trainer: Any, batch_idx: int, batch_end: dict[str, Any] | None) -> None:
     """Batch ``batch_idx`` stepped; the next moment is its ``train_batch_end`` (``batch_end``: what re-runs it)."""
     live = trainer.live
-    live.batches_done = batches_done = batch_idx + 1
-    live.done = done = (live.done | STEP_DONE) & ~(BATCH_END_DONE | VALIDATION_DONE)
-    d = trainer.dispatcher
-    reasons = trainer.stop_reasons
-    trainer.boundary = Boundary((live.epoch, batches_done, done), d.state,
-                                (trainer.should_stop, tuple(reasons) if reasons else ()),
-                                ckpt.rng_states() if "exception" in d.heard else None, batch_end)
+    live.batches_done = batch_idx + 1
+    live.done = (live.done | STEP_DONE) & ~(BATCH_END_DONE | VALIDATION_DONE)
+    boundary(trainer, batch_end=batch_end)
 
 
 def advance(trainer: Any, moments: int) -> None:
@@ -184,5 +173,5 @@ def sigterm_raises() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-__all__ = ["LivePosition", "Position", "SIGTERMException", "advance", "batch_starts", "batch_stepped", "boundary", "checkpoint_entries",
-           "roll_back"]
+__all__ = ["LivePosition", "Position", "SIGTERMException", "advance", "batch_starts", "batch_stepped", "boundary",
+           "checkpoint_entries", "roll_back"]

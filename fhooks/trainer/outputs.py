@@ -107,8 +107,8 @@ class EpochMeans:
     """Values collected over an epoch, averaged once at its end (weighted by batch size when given).
 
     Tensors are kept as they come (no per-batch host sync); every :attr:`chunk` values of a name
-    are summed in one stacked product into a float64 running sum (on their device), so memory
-    stays bounded however long the epoch and each step only appends.
+    are stacked and summed into a float64 running sum (on their device), so memory stays bounded
+    however long the epoch and each step only appends.
 
     >>> means = EpochMeans()
     >>> means.add({"loss": torch.tensor(1.0)}, 2)

@@ -220,7 +220,6 @@ class Trainer(TrainerSurface):
         self.training = False
         self.dispatcher: Dispatcher | None = None
         self.written_checkpoints: list[Path] = []
-        self.batches_done = 0
         self.live = LivePosition()  # where fit is; see the position property
         self.boundary: Boundary | None = None
         self.mid_moment = False
@@ -308,6 +307,15 @@ class Trainer(TrainerSurface):
     @position.setter
     def position(self, position: Position) -> None:
         self.live.set(position)
+
+    @property
+    def batches_done(self) -> int:
+        """Batches of the current epoch whose optimizer step is done (the live position's count)."""
+        return self.live.batches_done
+
+    @batches_done.setter
+    def batches_done(self, count: int) -> None:
+        self.live.batches_done = count
 
     @property
     def can_stop(self) -> bool:
