@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 from fhooks.callbacks.base import hook_args
 from fhooks.core.events import EVENT_KINDS, Event, host_event
 from fhooks.core.frozendict import EMPTY
-from fhooks.core.hook import HookLike, StepTable
+from fhooks.core.hook import HookLike, StepTable, fold_step_for, from_fold_state, to_fold_state
 from fhooks.core.lambda_hook import keyword_for
 from fhooks.interpret import Context, Decision, interpret
 from fhooks.lightning.hooks import overridden
@@ -36,19 +37,36 @@ def module_hooks(module: Any) -> dict[str, Any]:
 
 
 class Dispatcher:
-    """Holds the expression's state and turns trainer moments into events, steps and actions."""
+    """Holds the expression's state and turns trainer moments into events, steps and actions.
+
+    Between events the state is kept in its fold form (:func:`fhooks.core.hook.fold_step_for`: a
+    filter's count and inner state as a plain pair); :attr:`state` is the hook state it stands for.
+    """
 
     def __init__(self, trainer: Any, hook: HookLike, module: Any) -> None:
         self.trainer = trainer
         self.hook = hook
-        self.steps = StepTable(hook)  # kind -> the expression's step for it (only the hooks that hear it)
-        self.state = hook.init
+        self.steps = StepTable(hook, partial(fold_step_for, hook))  # kind -> the step of the hooks that hear it
+        self.fold = to_fold_state(hook, hook.init)
         self.decisions: list[Decision] = []
         self.module_hooks = module_hooks(module)
         self.hook_kinds = frozenset(EVENT_KINDS) if hook.kinds is None else frozenset(hook.kinds)
         self.heard = self.hook_kinds | frozenset(self.module_hooks)
         self.started = time.monotonic()
         self.hook_names = {kind: keyword_for(kind) for kind in EVENT_KINDS}
+
+    @property
+    def state(self) -> Any:
+        """The hook expression's state (what checkpoints store and resume from)."""
+        return from_fold_state(self.hook, self.fold)
+
+    @state.setter
+    def state(self, value: Any) -> None:
+        self.fold = to_fold_state(self.hook, value)
+
+    def state_of(self, fold: Any) -> Any:
+        """The hook state a fold state kept earlier (a moment boundary's) stands for."""
+        return from_fold_state(self.hook, fold)
 
     def emit(self, kind: str, stage: str = "fit", *, metrics: Mapping[str, float] = EMPTY,
              data: Any = None, batch_idx: int = 0) -> Any:
@@ -91,7 +109,7 @@ class Dispatcher:
         """Step the hook expression (the hooks that hear ``kind``) and carry out what they return."""
         step = self.steps[kind]
         if step is not None:
-            self.state, effects = step(self.state, event)
+            self.fold, effects = step(self.fold, event)
             if effects:
                 self.carry_out(effects, event)
 

@@ -7,13 +7,13 @@ emitted, so a checkpoint written then resumes by running the interrupted moment
 again from its start, with the RNG states it started from.
 
 >>> from types import SimpleNamespace
->>> trainer = SimpleNamespace(live=LivePosition(), dispatcher=SimpleNamespace(state=0, heard=frozenset()),
+>>> trainer = SimpleNamespace(live=LivePosition(), dispatcher=SimpleNamespace(fold=0, heard=frozenset()),
 ...                           should_stop=False, stop_reasons=[], boundary=None)
 >>> trainer.live.set(Position(epoch_started=True))
 >>> boundary(trainer)
->>> trainer.dispatcher.state = 5
+>>> trainer.dispatcher.fold = 5
 >>> roll_back(trainer)
->>> trainer.dispatcher.state, trainer.live.position().epoch_started
+>>> trainer.dispatcher.fold, trainer.live.position().epoch_started
 (0, True)
 """
 
@@ -53,8 +53,11 @@ def boundary(trainer: Any, *, keep_rng: bool = False, batch_end: dict[str, Any] 
     d = trainer.dispatcher
     rng = ckpt.rng_states() if keep_rng or "exception" in d.heard else None
     reasons = trainer.stop_reasons
-    trainer.boundary = Boundary((live.epoch, live.batches_done, live.done), d.state,
-                                (trainer.should_stop, tuple(reasons) if reasons else ()), rng, batch_end)
+    trainer.boundary = _new_boundary(Boundary, ((live.epoch, live.batches_done, live.done), d.fold,
+                                                (trainer.should_stop, tuple(reasons) if reasons else ()), rng, batch_end))
+
+
+_new_boundary = tuple.__new__  # Boundary(...) without the named tuple's Python-level __new__: two per batch
 
 
 def batch_starts(trainer: Any, batch_idx: int) -> None:
@@ -83,7 +86,7 @@ def roll_back(trainer: Any) -> None:
     b = trainer.boundary
     if b is None:
         return
-    trainer.dispatcher.state = b.hook_state
+    trainer.dispatcher.fold = b.hook_state
     live = trainer.live
     live.epoch, live.batches_done, live.done = b.at
     trainer.should_stop, reasons = b.stop
@@ -109,7 +112,7 @@ def checkpoint_entries(trainer: Any) -> dict[str, Any]:
         "rng": ckpt.packed_rng(b.rng if at_boundary else ckpt.rng_states()),
     }
     if at_boundary and trainer.mid_moment and not trainer.handling_exception:
-        entries["hook_state"] = b.hook_state
+        entries["hook_state"] = trainer.dispatcher.state_of(b.hook_state)
         entries["stop"] = b.stop
     elif at_boundary:
         entries["stop"] = b.stop

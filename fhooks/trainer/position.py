@@ -132,7 +132,8 @@ class Boundary(NamedTuple):
 
     An exception rolls the hook state back to the boundary of the moment it
     interrupted, so the checkpoint it writes resumes by running that moment again.
-    The position is kept as :class:`LivePosition`'s numbers (``at``) and built when read.
+    The position is kept as :class:`LivePosition`'s numbers (``at``) and built when read; the hook
+    state in the dispatcher's fold form (``Dispatcher.state_of`` reads it).
     """
 
     at: tuple[int, int, int]
