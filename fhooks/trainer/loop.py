@@ -6,6 +6,7 @@ Events are emitted in Lightning's order (see ``docs/events.md``).
 from __future__ import annotations
 
 import contextlib
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -272,10 +273,11 @@ def _train_epoch(trainer: Any, module: Any, plan: Any) -> None:
     schedule = _val_schedule(trainer)
     trainer.strategy.set_epoch(trainer.train_loader, trainer.current_epoch)
     batches = _lookahead(trainer.train_loader)
+    limit = sys.maxsize if total is None else total
     for batch_idx, (batch, last) in enumerate(batches):
-        if total is not None and batch_idx >= total:
+        if batch_idx >= limit:
             break
-        last = last or (total is not None and batch_idx == total - 1)
+        last = last or batch_idx == limit - 1
         if resume is not None:  # replay the loader up to the position, then the RNG states saved there
             if batch_idx < resume.batches_done - 1:
                 continue

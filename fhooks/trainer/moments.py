@@ -72,8 +72,11 @@ def batch_stepped(trainer: Any, batch_idx: int, batch_end: dict[str, Any] | None
     """Batch ``batch_idx`` stepped; the next moment is its ``train_batch_end`` (``batch_end``: what re-runs it)."""
     live = trainer.live
     live.batches_done = batch_idx + 1
-    live.done = (live.done | STEP_DONE) & ~(BATCH_END_DONE | VALIDATION_DONE)
+    live.done = (live.done | STEP_DONE) & _BEFORE_BATCH_END
     boundary(trainer, batch_end=batch_end)
+
+
+_BEFORE_BATCH_END = ~(BATCH_END_DONE | VALIDATION_DONE)  # the bits batch_stepped clears
 
 
 def advance(trainer: Any, moments: int) -> None:

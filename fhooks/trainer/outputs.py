@@ -106,9 +106,9 @@ class LazyMetrics(Mapping):
 class EpochMeans:
     """Values collected over an epoch, averaged once at its end (weighted by batch size when given).
 
-    Tensors are kept as they come (no per-batch host sync); every :attr:`chunk` values of a name
-    are stacked and summed into a float64 running sum (on their device), so memory stays bounded
-    however long the epoch and each step only appends.
+    Tensors are kept as they come (no per-batch host sync), grouped by name and weight; every
+    :attr:`chunk` calls of :meth:`add` each group is stacked and summed into a float64 running sum
+    (on its device), so memory stays bounded however long the epoch and each step only appends.
 
     >>> means = EpochMeans()
     >>> means.add({"loss": torch.tensor(1.0)}, 2)
@@ -120,7 +120,8 @@ class EpochMeans:
     chunk = 32
 
     def __init__(self) -> None:
-        self.pending: dict[str, tuple[list[Any], list[int]]] = {}  # per name: values and weights not yet summed
+        self.pending: dict[tuple[str, int], list[Any]] = {}  # per (name, weight): the values not yet summed
+        self.added = 0  # add() calls since the pending values were last summed
         self.sums: dict[str, tuple[Any, int]] = {}  # per name: the weighted sum so far and its total weight
 
     def add(self, values: Mapping[str, Any], weight: int = 1) -> None:
@@ -128,23 +129,25 @@ class EpochMeans:
         for name, value in values.items():
             if isinstance(value, torch.Tensor) and value.requires_grad:
                 value = value.detach()
-            found = pending.get(name)
+            found = pending.get((name, weight))
             if found is None:
-                pending[name] = found = ([], [])
-            found[0].append(value)
-            found[1].append(weight)
-            if len(found[1]) >= self.chunk:
-                self._sum(name)
+                pending[name, weight] = [value]
+            else:
+                found.append(value)
+        self.added += 1
+        if self.added == self.chunk:
+            self._sum_pending()
 
-    def _sum(self, name: str) -> None:
-        """Fold ``name``'s pending values into its running sum."""
-        values, weights = self.pending.pop(name)
-        total, weight = self.sums.get(name, (0.0, 0))
-        self.sums[name] = (total + _weighted_sum(values, weights), weight + sum(weights))
+    def _sum_pending(self) -> None:
+        """Fold the pending values into the running sums."""
+        sums = self.sums
+        for (name, weight), values in self.pending.items():
+            total, total_weight = sums.get(name, (0.0, 0))
+            sums[name] = (total + _weighted_sum(values, weight), total_weight + weight * len(values))
+        self.pending, self.added = {}, 0
 
     def means(self) -> dict[str, float]:
-        for name in list(self.pending):
-            self._sum(name)
+        self._sum_pending()
         return {name: float(total) / weight for name, (total, weight) in self.sums.items()}
 
     def to_plain(self) -> dict[str, list[list[float]]]:
@@ -159,17 +162,13 @@ class EpochMeans:
         return means
 
 
-def _weighted_sum(values: list[Any], weights: list[int]) -> Any:
-    """``sum(value * weight)`` in float64: scalar tensors stacked and summed on their device, one sum per distinct
-    weight (no host sync, no copy to the device); anything else (numbers, numpy scalars, tensors of mixed devices)
-    one by one, as floats."""
-    by_weight: dict[int, list[Any]] = {}
-    for value, weight in zip(values, weights):
-        by_weight.setdefault(weight, []).append(value)
+def _weighted_sum(values: list[Any], weight: int) -> Any:
+    """``sum(values) * weight`` in float64: scalar tensors stacked and summed on their device (no host sync, no copy
+    to the device); anything else (numbers, numpy scalars, tensors of mixed devices) one by one, as floats."""
     try:
-        return sum(torch.stack(group).reshape(-1).double().sum() * weight for weight, group in by_weight.items())
+        return torch.stack(values).reshape(-1).double().sum() * weight
     except (TypeError, RuntimeError):  # not all scalar tensors on one device
-        return sum((as_float(v) * w for v, w in zip(values, weights)), 0.0)
+        return sum((as_float(v) for v in values), 0.0) * weight
 
 
 def batch_size(batch: Any) -> int:
