@@ -37,13 +37,14 @@ _CONTROL = """
 void count_start(void) { CALLGRIND_ZERO_STATS; CALLGRIND_START_INSTRUMENTATION; }
 void count_stop(void) { CALLGRIND_STOP_INSTRUMENTATION; }
 """
-VARIANTS = ("hand", "hand_same_work", "fhooks_none", "fhooks_stack", "fhooks_bar", "ignite", "ignite_resumable")
+VARIANTS = ("hand", "hand_same_work", "hand_module", "fhooks_none", "fhooks_stack", "fhooks_bar", "ignite", "ignite_resumable")
 
 
 def _variant(name: str):
     import overhead
 
     return {"hand": overhead.hand_loop, "hand_same_work": overhead.hand_loop_same_work,
+            "hand_module": overhead.hand_loop_module,
             "fhooks_none": overhead.fhooks_trainer(stack=False), "fhooks_stack": overhead.fhooks_trainer(stack=True),
             "fhooks_bar": overhead.fhooks_trainer(stack=True, bar=True), "ignite": overhead.ignite_trainer,
             "ignite_resumable": functools.partial(overhead.ignite_trainer, resumable=True)}[name]
@@ -114,6 +115,8 @@ def main() -> None:
         if "fhooks_stack" in counts and ignite in counts:
             ratio = (counts["fhooks_stack"] - hand) / (counts[ignite] - hand)
             print(f"fhooks typical-stack overhead / {ignite}'s: {ratio:.2f}")
+    if "hand_module" in counts and "fhooks_none" in counts:
+        print(f"fhooks, no hooks / the hand loop calling the same module: {counts['fhooks_none'] / counts['hand_module']:.3f}")
     if "fhooks_bar" in counts and "fhooks_stack" in counts:
         print(f"tqdm bar: {100 * (counts['fhooks_bar'] - counts['fhooks_stack']) / counts['fhooks_stack']:+.1f}% per step")
 
