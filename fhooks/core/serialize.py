@@ -58,6 +58,11 @@ def transient(default: Any) -> Any:
     return attrs.field(default=default, eq=False, metadata={_TRANSIENT: True})
 
 
+def stored_fields(cls: type) -> tuple[attrs.Attribute, ...]:
+    """The fields of the attrs class ``cls`` that :func:`to_data` stores: all but the :func:`transient` ones."""
+    return tuple(f for f in attrs.fields(cls) if _TRANSIENT not in f.metadata)
+
+
 def _name(cls: type) -> str:
     return f"{cls.__module__}:{cls.__qualname__}"
 
@@ -81,7 +86,7 @@ def to_data(value: Any) -> Any:
         return {"__map__": [[to_data(k), to_data(v)] for k, v in value.items()]}
     cls = type(value)
     if attrs.has(cls) and _REGISTRY.get(_name(cls)) is cls:
-        fields = {f.name: to_data(getattr(value, f.name)) for f in attrs.fields(cls) if _TRANSIENT not in f.metadata}
+        fields = {f.name: to_data(getattr(value, f.name)) for f in stored_fields(cls)}
         return {"__state__": _name(cls), "fields": fields}
     raise InvalidArgument(
         f"to_data: cannot store {value!r} of type {cls.__name__} in hook state; use numbers, strings, "
