@@ -185,10 +185,8 @@ class ProgressHook:
                 else:
                     held = _hold(held, ("train", n, event.metrics))
                 return ProgressState(n, state.eval, plan, state.metrics, held, state.drawn_at), NO_EFFECTS
-            held = _release(state.held, "train") if state.held else ()
-            return ProgressState(n, state.eval, plan, state.metrics, held, event.time), (
-                Render("train", "update", n, total, plan.get("text", ""), state.metrics, event.metrics,
-                       self.style, self.source),)
+            new = ProgressState(n, state.eval, plan, state.metrics, _release(state.held, "train"), event.time)
+            return new, (self._update(new, "train", n, event.metrics),)
         return ProgressState(n, state.eval, plan, state.metrics, state.held, state.drawn_at), NO_EFFECTS
 
     def _eval_batch_end(self, state: ProgressState, event: Event) -> tuple[ProgressState, Effects]:
