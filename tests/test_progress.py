@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import math
 import re
 import sys
 
@@ -12,7 +13,7 @@ import torch
 import fhooks.display  # noqa: F401  (registers the Render handler)
 from fhooks import Trainer
 from fhooks.callbacks.progress import ProgressBar, TQDMProgressBar, standard_metrics
-from fhooks.core import Event, fold
+from fhooks.core import Event, fold, from_data, to_data
 from fhooks.core.events import BatchData, RunInfo
 from fhooks.display.tqdm_renderer import Bar
 from fhooks.errors import InvalidArgument
@@ -152,7 +153,7 @@ class TestPureHook:
         return events + [Event("train_epoch_end", metrics={"val_loss": 0.5, "loss": 2.0}), Event("train_end")]
 
     def test_renders(self):
-        effects = fold(progress_bar(refresh_rate=2), self.stream())[1]
+        effects = fold(progress_bar(refresh_rate=2, min_interval=0), self.stream())[1]
         assert [(r.bar, r.action, r.count, r.total) for r in effects] == [
             ("train", "start", 0, 5), ("train", "update", 2, 5), ("train", "update", 4, 5),
             ("train", "update", 5, 5), ("validation", "start", 0, 2), ("validation", "update", 2, 2),
@@ -225,30 +226,76 @@ class TestLightningFacts:
 
 
 class TestHeldBackUpdates:
-    def test_the_latest_count_is_drawn_before_another_bar_starts(self, monkeypatch):
-        monkeypatch.setenv("FHOOKS_PROGRESS_MININTERVAL", "3600")  # every update after the first is held back
-        text, _ = run_fit([TQDMProgressBar()], epochs=1)
-        train = counts(text, "Epoch 0:")
-        # the start, the first update, then the held-back 7/7 drawn as validation starts, then the close
-        assert train[:3] == ["0/7", "1/7", "7/7"] and train[-1] == "7/7"
+    def test_the_held_count_is_drawn_before_validation_starts_mid_epoch(self, monkeypatch):
+        monkeypatch.setenv("FHOOKS_PROGRESS_MININTERVAL", "3600")  # every update but the first and last is held
+        out = FakeTerminal()
+        saved, sys.stdout = sys.stdout, out
+        try:
+            trainer = Trainer(callbacks=[TQDMProgressBar()], max_epochs=1, enable_checkpointing=False, logger=False,
+                              enable_model_summary=False, num_sanity_val_steps=0, val_check_interval=3)
+            trainer.fit(Regressor(), loader(56), loader(16))
+        finally:
+            sys.stdout = saved
+        text = out.getvalue()
+        # the start and the first update, then the held 3/7 drawn as validation starts after batch 3, again the
+        # held 6/7 after batch 6, then the last batch (always drawn), the close and tqdm's own final frame
+        assert counts(text, "Epoch 0:") == ["0/7", "1/7", "3/7", "6/7", "7/7", "7/7", "7/7"]
         flushed = frames(text, "Epoch 0:")[2]
-        assert re.search(r"loss=\d+\.\d+\]\s*$", flushed)  # the metrics of the last drawn update are kept (tqdm may pad)
+        assert re.search(r"loss=\d+\.\d+\]\s*$", flushed)  # with the step metrics of the held batch (tqdm may pad)
+        assert text.index("| 3/7 [") < text.index("Validation:")
 
-    def test_a_held_back_update_keeps_no_reference_to_the_batch(self):
+    def test_the_display_of_a_resumed_state_draws_at_once(self):
+        info = RunInfo(max_epochs=1, num_training_batches=None)
+        hook = progress_bar(min_interval=3600)
+        state = fold(hook, [Event("fit_start", data=info), Event("train_epoch_start", time=50.0),
+                            Event("train_batch_end", batch_idx=0, time=50.0)])[0]
+        assert state.drawn_at == 50.0
+        resumed = from_data(to_data(state))
+        assert resumed == state and resumed.drawn_at == -math.inf
+        # a later run's clock starts at 0 again: its first update is drawn, not held until t=3650
+        later = fold(hook, [Event("train_epoch_start", time=0.0), Event("train_batch_end", batch_idx=0, time=0.1)],
+                     state)[1]
+        assert [(r.action, r.count) for r in later] == [("start", 0), ("update", 1)]
+
+    def test_a_held_update_keeps_no_reference_to_the_batch(self):
         import gc
         import weakref
 
-        from fhooks.display.plain_renderer import Renderer
-        from fhooks.interpret import Context
-
-        renderer = Renderer(TqdmStyle(), mininterval=3600.0)
-        renderer.apply = lambda effect, ctx: None
+        hook = progress_bar(min_interval=3600)
         batch = torch.ones(1000)
         seen = weakref.ref(batch)
-        event = Event("train_batch_end", data=BatchData(batch))
-        renderer.draw(Render("train", "update", 1, 7, "Epoch 0"), Context("trainer", "module", event))
-        renderer.draw(Render("train", "update", 2, 7, "Epoch 0"), Context("trainer", "module", event))
+        state = hook.init
+        for i in range(2):
+            event = Event("train_batch_end", batch_idx=i, time=float(i), metrics={"loss": 0.5}, data=BatchData(batch))
+            state, effects = hook.step(state, event)
         del batch, event
         gc.collect()
         assert seen() is None
-        assert [(e.count, trainer) for e, trainer, _ in renderer.pending.values()] == [(2, "trainer")]
+        assert effects == () and state.held == (("train", 2, {"loss": 0.5}),)
+
+    def test_min_interval_argument_and_environment(self, monkeypatch):
+        assert repr(progress_bar(min_interval=0)) == "progress_bar(min_interval=0.0)"
+        monkeypatch.setenv("FHOOKS_PROGRESS_MININTERVAL", "2.5")
+        assert progress_bar().min_interval == 2.5 and TQDMProgressBar().hook.min_interval == 2.5
+        monkeypatch.delenv("FHOOKS_PROGRESS_MININTERVAL")
+        assert progress_bar().min_interval == 0.1 and repr(progress_bar()) == "progress_bar()"
+
+    @pytest.mark.parametrize("value, message", [
+        (-1, "progress_bar: min_interval=-1 must be a number of seconds >= 0 (0 draws every update)"),
+        ("0.1", "progress_bar: min_interval='0.1' must be a number of seconds >= 0 (0 draws every update)"),
+        (float("nan"), "progress_bar: min_interval=nan must be a number of seconds >= 0 (0 draws every update)"),
+    ])
+    def test_bad_min_interval(self, value, message):
+        with pytest.raises(InvalidArgument) as info:
+            progress_bar(min_interval=value)
+        assert str(info.value) == message
+
+    @pytest.mark.parametrize("text, message", [
+        ("fast", "progress_bar: FHOOKS_PROGRESS_MININTERVAL='fast' must be a number of seconds >= 0"),
+        ("-2", "progress_bar: FHOOKS_PROGRESS_MININTERVAL='-2' must be a number of seconds >= 0 (0 draws every update)"),
+    ])
+    def test_bad_min_interval_in_the_environment(self, monkeypatch, text, message):
+        monkeypatch.setenv("FHOOKS_PROGRESS_MININTERVAL", text)
+        with pytest.raises(InvalidArgument) as info:
+            TQDMProgressBar()
+        assert str(info.value) == message

@@ -9,6 +9,7 @@ import attrs
 import pytest
 
 from fhooks.core import from_data, frozendict, state_class, to_data
+from fhooks.core.serialize import transient
 from fhooks.errors import InvalidArgument
 
 
@@ -19,6 +20,15 @@ class PointState:
     best: float = math.inf
     wait: int = 0
     history: tuple[float, ...] = ()
+
+
+@state_class
+class ShownState:
+    """A state with a field that lives only in the running process."""
+
+    count: int = 0
+    held: tuple[float, ...] = transient(())
+    drawn_at: float = transient(-math.inf)
 
 
 class Unregistered:
@@ -125,3 +135,22 @@ class TestStateClass:
     def test_returns_the_class(self):
         assert PointState.__name__ == "PointState"
         assert repr(PointState(1.0)) == "PointState(best=1.0, wait=0, history=())"
+
+
+class TestTransientFields:
+    def test_left_out_of_the_data_and_restored_as_their_defaults(self):
+        state = ShownState(3, (0.5,), 12.0)
+        data = to_data(state)
+        assert data == {"__state__": f"{__name__}:ShownState", "fields": {"count": 3}}
+        back = from_data(json.loads(json.dumps(data)))
+        assert (back.count, back.held, back.drawn_at) == (3, (), -math.inf)
+
+    def test_take_no_part_in_equality_so_the_resume_law_holds(self):
+        state = ShownState(3, (0.5,), 12.0)
+        assert from_data(to_data(state)) == state
+        assert ShownState(3, (0.5,)) == ShownState(3) != ShownState(4, (0.5,))
+        assert hash(ShownState(3, (0.5,))) == hash(ShownState(3))
+
+    def test_unstorable_values_may_live_in_them(self):
+        state = ShownState(1, (object(),))
+        assert to_data(state) == {"__state__": f"{__name__}:ShownState", "fields": {"count": 1}}

@@ -24,6 +24,7 @@ import attrs
 from fhooks.callbacks.base import HookCallback
 from fhooks.core.effects import Do, Effects
 from fhooks.core.events import Event
+from fhooks.core.hook import step_for
 from fhooks.errors import InvalidArgument
 from fhooks.hooks.progress import ProgressHook, ProgressState, RichStyle, TqdmStyle, progress_bar
 
@@ -74,8 +75,8 @@ class ProgressBar(HookCallback):
     def __init__(self, refresh_rate: int = 1, style: TqdmStyle | RichStyle | None = None) -> None:
         self._enabled = True
         self._trainer: Any = None
-        hook = progress_bar(refresh_rate, style=style)
-        self._wrap(ProgressHook(hook.refresh_rate, hook.style, source=self))
+        hook = progress_bar(refresh_rate, style=style)  # min_interval: FHOOKS_PROGRESS_MININTERVAL, else 0.1 s
+        self._wrap(ProgressHook(hook.refresh_rate, hook.style, hook.min_interval, source=self))
 
     @property
     def refresh_rate(self) -> int:
@@ -129,6 +130,20 @@ class ProgressBar(HookCallback):
         if event.kind == "setup":
             return self._state, (Do(self._attach, f"{type(self).__name__}.setup"),)
         return self._state, effects if self._enabled else ()
+
+    def step_for(self, kind: str) -> Any:
+        """The step for events of ``kind``: the hook's own per-kind step, keeping its state (None: not heard)."""
+        if kind not in self.kinds:
+            return None
+        if kind == "setup" or kind not in self.hook.kinds:
+            return self.step
+        hook_step = step_for(self.hook, kind)
+
+        def step(state: ProgressState, event: Event) -> tuple[ProgressState, Effects]:
+            self._state, effects = hook_step(state, event)
+            return self._state, effects if self._enabled else ()
+
+        return step
 
     def _attach(self, ctx: Any) -> None:
         self._trainer = ctx.trainer

@@ -1,6 +1,7 @@
 """Hook state to plain data and back: JSON-compatible, loadable with ``weights_only=True``.
 
-States are made of numbers, strings, tuples, mappings and registered attrs classes.
+States are made of numbers, strings, tuples, mappings and registered attrs classes; a field made
+with :func:`transient` stays out of the data (it lives only in the running process).
 
 >>> data = to_data((1, frozendict(a=2.0), None))
 >>> data
@@ -22,6 +23,7 @@ from fhooks.errors import InvalidArgument
 T = TypeVar("T")
 _REGISTRY: dict[str, type] = {}
 _SCALARS = (str, int, float, bool, type(None))
+_TRANSIENT = "fhooks.transient"
 
 
 def state_class(cls: type[T]) -> type[T]:
@@ -36,6 +38,29 @@ def state_class(cls: type[T]) -> type[T]:
     frozen = attrs.frozen(cls) if not attrs.has(cls) else cls
     _REGISTRY[_name(frozen)] = frozen
     return frozen
+
+
+def transient(default: Any) -> Any:
+    """A state field that lives only in the running process: out of :func:`to_data` and of equality.
+
+    :func:`from_data` gives it back as ``default``, so the law ``from_data(to_data(state)) == state``
+    holds whatever it holds (what a display last drew, say, which a checkpoint should not carry).
+
+    >>> @state_class
+    ... class Shown:
+    ...     n: int = 0
+    ...     drawn_at: float = transient(-1.0)
+    >>> to_data(Shown(3, drawn_at=2.5))
+    {'__state__': 'fhooks.core.serialize:Shown', 'fields': {'n': 3}}
+    >>> from_data(to_data(Shown(3, drawn_at=2.5))), Shown(3, 2.5) == Shown(3)
+    (Shown(n=3, drawn_at=-1.0), True)
+    """
+    return attrs.field(default=default, eq=False, metadata={_TRANSIENT: True})
+
+
+def stored_fields(cls: type) -> tuple[attrs.Attribute, ...]:
+    """The fields of the attrs class ``cls`` that :func:`to_data` stores: all but the :func:`transient` ones."""
+    return tuple(f for f in attrs.fields(cls) if _TRANSIENT not in f.metadata)
 
 
 def _name(cls: type) -> str:
@@ -61,7 +86,7 @@ def to_data(value: Any) -> Any:
         return {"__map__": [[to_data(k), to_data(v)] for k, v in value.items()]}
     cls = type(value)
     if attrs.has(cls) and _REGISTRY.get(_name(cls)) is cls:
-        fields = {f.name: to_data(getattr(value, f.name)) for f in attrs.fields(cls)}
+        fields = {f.name: to_data(getattr(value, f.name)) for f in stored_fields(cls)}
         return {"__state__": _name(cls), "fields": fields}
     raise InvalidArgument(
         f"to_data: cannot store {value!r} of type {cls.__name__} in hook state; use numbers, strings, "

@@ -12,7 +12,6 @@ True
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from fhooks.display import summary as _summary  # noqa: F401  (registers RenderSummary's handler)
@@ -31,11 +30,6 @@ def renderers(trainer: Any) -> dict[Any, Any]:
     return found
 
 
-def min_interval() -> float:
-    """Seconds between two redraws of a bar (``FHOOKS_PROGRESS_MININTERVAL``, default 0.1, tqdm's own)."""
-    return float(os.environ.get("FHOOKS_PROGRESS_MININTERVAL", "0.1"))
-
-
 def renderer_for(trainer: Any, style: Any) -> Any:
     """The renderer of ``style`` for ``trainer``, made on first use."""
     table = renderers(trainer)
@@ -44,22 +38,22 @@ def renderer_for(trainer: Any, style: Any) -> Any:
         if isinstance(style, RichStyle):
             from fhooks.display.rich_renderer import RichRenderer
 
-            renderer = RichRenderer(style, min_interval())
+            renderer = RichRenderer(style)
         else:
             from fhooks.display.tqdm_renderer import TqdmRenderer
 
-            renderer = TqdmRenderer(style, min_interval())
+            renderer = TqdmRenderer(style)
         table[style] = renderer
     return renderer
 
 
 @handles(Render)
 def _render(effect: Render, ctx: Context) -> None:
+    """Draw ``effect`` now: the hook has throttled the updates, and renders on global rank 0 only."""
     trainer = ctx.trainer
-    if getattr(trainer, "global_rank", 0) == 0:
-        table = getattr(trainer, _ATTR, None)  # renderer_for, inlined: this runs once per rendered batch
-        renderer = table.get(effect.style) if table else None
-        (renderer or renderer_for(trainer, effect.style)).draw(effect, ctx)
+    table = getattr(trainer, _ATTR, None)  # renderer_for, inlined: this runs once per drawn update
+    renderer = table.get(effect.style) if table else None
+    (renderer or renderer_for(trainer, effect.style)).draw(effect, ctx)
 
 
-__all__ = ["min_interval", "renderer_for", "renderers"]
+__all__ = ["renderer_for", "renderers"]

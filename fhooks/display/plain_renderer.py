@@ -17,8 +17,6 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from fhooks.interpret import Context
-
 
 def plain_interval() -> float:
     """Seconds between two progress lines of one bar (``FHOOKS_PROGRESS_INTERVAL``, default 5)."""
@@ -84,41 +82,17 @@ class PlainBar:
 
 
 class Renderer:
-    """The part every renderer shares: updates coalesced to one redraw per ``mininterval`` seconds.
+    """What every renderer shares: its style, and :meth:`draw` for each :class:`~fhooks.hooks.progress.Render`.
 
-    ``start`` and ``close`` always draw (after any update held back); an ``update``
-    that comes sooner than ``mininterval`` after the last redraw waits for the next one.
-    A held-back update keeps the effect with the trainer and module, not the event's
-    context: that would keep the batch and its outputs alive into the next step.
-    Subclasses implement :meth:`apply`.
+    A renderer draws every render it gets: the hook has already throttled the updates to one
+    per ``min_interval`` seconds (see :func:`~fhooks.hooks.progress.progress_bar`).
     """
 
-    def __init__(self, style: Any, mininterval: float) -> None:
+    def __init__(self, style: Any) -> None:
         self.style = style
-        self.mininterval = mininterval
-        self.last_draw = -math.inf
-        self.pending: dict[str, tuple[Any, Any, Any]] = {}
 
-    def draw(self, effect: Any, ctx: Any) -> None:
+    def draw(self, effect: Any, ctx: Any) -> None:  # pragma: no cover - abstract
         """Carry out one :class:`~fhooks.hooks.progress.Render`."""
-        if effect.action == "update":
-            now = time.monotonic()
-            if now - self.last_draw < self.mininterval:
-                self.pending[effect.bar] = (effect, ctx.trainer, ctx.module)
-                return
-            self.last_draw = now
-            if self.pending:
-                self.pending.pop(effect.bar, None)
-            self.apply(effect, ctx)
-            return
-        if self.pending:
-            held, self.pending = self.pending, {}
-            for bar, (update, trainer, module) in held.items():
-                if bar != effect.bar:
-                    self.apply(update, Context(trainer, module, ctx.event))
-        self.apply(effect, ctx)
-
-    def apply(self, effect: Any, ctx: Any) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
 
 

@@ -72,8 +72,8 @@ class RichRenderer(Renderer):
     fit's validation; with ``leave`` the ``Progress`` restarts each epoch so old bars stay.
     """
 
-    def __init__(self, style: Any, mininterval: float) -> None:
-        super().__init__(style, mininterval)
+    def __init__(self, style: Any) -> None:
+        super().__init__(style)
         self.theme = style.theme if isinstance(style.theme, RichProgressBarTheme) else RichProgressBarTheme()
         self.console = Console(**dict(style.console_kwargs))
         self.progress: Progress | None = None
@@ -91,7 +91,7 @@ class RichRenderer(Renderer):
             self.progress.stop()
         self.progress, self.tasks = None, {}
 
-    def apply(self, effect: Any, ctx: Any) -> None:
+    def draw(self, effect: Any, ctx: Any) -> None:
         name, action = effect.bar, effect.action
         if name == "all":
             self.stop()

@@ -71,8 +71,8 @@ class TqdmRenderer(Renderer):
     :class:`~fhooks.display.plain_renderer.PlainBar` instead.
     """
 
-    def __init__(self, style: Any, mininterval: float) -> None:
-        super().__init__(style, mininterval)
+    def __init__(self, style: Any) -> None:
+        super().__init__(style)
         self.bars: dict[str, Any] = {}
 
     def _place(self, name: str) -> tuple[int, bool]:
@@ -97,7 +97,7 @@ class TqdmRenderer(Renderer):
         for bar in bars.values():
             bar.close()
 
-    def apply(self, effect: Any, ctx: Any) -> None:
+    def draw(self, effect: Any, ctx: Any) -> None:
         name, action = effect.bar, effect.action
         if name == "all":
             self.close_all()

@@ -17,6 +17,8 @@ progress_bar(refresh_rate=2)
 
 from __future__ import annotations
 
+import math
+import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -25,7 +27,7 @@ import attrs
 from fhooks.core.effects import NO_EFFECTS, Effect, Effects
 from fhooks.core.events import Event, RunInfo
 from fhooks.core.frozendict import EMPTY, frozendict
-from fhooks.core.serialize import state_class
+from fhooks.core.serialize import state_class, transient
 from fhooks.errors import InvalidArgument
 
 #: The bars a progress hook draws, in the order a fit opens them.
@@ -40,6 +42,9 @@ _KINDS = frozenset({
 })
 _STAGE_BAR = {"validate": "validation", "test": "test", "predict": "predict"}
 _STAGE_TOTAL = {"validate": "num_val_batches", "test": "num_test_batches", "predict": "num_predict_batches"}
+#: Seconds between two drawn updates of a bar when neither ``min_interval`` nor the environment says (tqdm's own).
+DEFAULT_MIN_INTERVAL = 0.1
+MIN_INTERVAL_ENV = "FHOOKS_PROGRESS_MININTERVAL"
 
 
 @attrs.frozen(cache_hash=True)
@@ -86,18 +91,44 @@ step_metrics=frozendict({}), style=TqdmStyle(process_position=0, leave=False))
 
 
 @state_class
+@attrs.frozen(slots=False)  # built once a batch: filling its __dict__ costs less than setting slots
 class ProgressState:
     """What a progress hook remembers: the train and evaluation counts, the plan, the metrics to show.
 
     ``plan`` maps each bar to its total (None: unknown) plus ``max_epochs``/``max_steps``, and
     the current epoch's train total and description (``now``, ``text``); ``metrics`` are the
     latest epoch-level values (``callback_metrics``).
+
+    Two fields belong to the display of this process only (:func:`~fhooks.core.serialize.transient`:
+    not in checkpoints, not in equality): ``held``, the updates not drawn yet as ``(bar, count,
+    step_metrics)`` in the order they were first held, and ``drawn_at``, the ``event.time`` of the
+    last drawn update (-inf: none yet).
     """
 
     train: int = 0
     eval: int = 0
     plan: frozendict = EMPTY
     metrics: frozendict = EMPTY
+    held: tuple[tuple[str, int, Mapping[str, float]], ...] = transient(())
+    drawn_at: float = transient(-math.inf)
+
+
+def _hold(held: tuple, update: tuple[str, int, Mapping[str, float]]) -> tuple:
+    """``held`` with ``update`` in place of its bar's held update, or last when its bar held none.
+
+    >>> _hold((("train", 2, {}), ("test", 1, {})), ("train", 3, {}))
+    (('train', 3, {}), ('test', 1, {}))
+    """
+    bar = update[0]
+    for i, (name, _, _) in enumerate(held):
+        if name == bar:
+            return (*held[:i], update, *held[i + 1:])
+    return (*held, update)
+
+
+def _release(held: tuple, bar: str) -> tuple:
+    """``held`` without ``bar``'s update (just drawn, or closed with its true count)."""
+    return tuple(update for update in held if update[0] != bar)
 
 
 def _total(value: Any) -> int | None:
@@ -111,6 +142,7 @@ class ProgressHook:
 
     refresh_rate: int = 1
     style: Any = TqdmStyle()
+    min_interval: float = DEFAULT_MIN_INTERVAL
     source: Any = attrs.field(default=None, eq=False)
     kinds: frozenset[str] = attrs.field(init=False, eq=False)
     shape_name = "progress_bar"
@@ -127,57 +159,99 @@ class ProgressHook:
 
     def step(self, state: ProgressState, event: Event) -> tuple[ProgressState, Effects]:
         kind = event.kind
-        rate = self.refresh_rate
-        if kind == "train_batch_end":  # the hot path: one state, and a render every refresh_rate batches
-            n = event.batch_idx + 1
-            plan = state.plan
-            new = ProgressState(n, state.eval, plan, state.metrics)
-            if rate and (n % rate == 0 or n == plan.get("now")) and not event.rank:
-                return new, (Render("train", "update", n, plan.get("now"), plan.get("text", ""), state.metrics,
-                                    event.metrics, self.style, self.source),)
-            return new, NO_EFFECTS
+        if kind == "train_batch_end":
+            return self._train_batch_end(state, event)
         if kind.endswith("_batch_end"):
-            n = state.eval + 1
-            new = ProgressState(state.train, n, state.plan, state.metrics)
-            if rate and event.rank == 0:
-                bar = self._eval_bar(event)
-                total = state.plan.get(bar)
-                if n % rate == 0 or n == total:
-                    return new, (Render(bar, "update", n, total, _EVAL_TEXT[bar], state.metrics, EMPTY, self.style,
-                                        self.source),)
-            return new, NO_EFFECTS
+            return self._eval_batch_end(state, event)
         return self._boundary(state, event)
+
+    def step_for(self, kind: str) -> Any:
+        """The step for events of ``kind`` (None: not heard); ``train_batch_end`` goes straight to its own."""
+        if kind not in self.kinds:
+            return None
+        return self._train_batch_end if kind == "train_batch_end" else self.step
+
+    def _train_batch_end(self, state: ProgressState, event: Event) -> tuple[ProgressState, Effects]:
+        """The hot path: one state a batch, and a render only when the update is drawn."""
+        n = event.batch_idx + 1
+        plan = state.plan
+        total = plan.get("now")
+        rate = self.refresh_rate
+        if rate and (n % rate == 0 or n == total) and not event.rank:
+            if event.time - state.drawn_at < self.min_interval and n != total:
+                held = state.held
+                if not held or len(held) == 1 and held[0][0] == "train":  # _hold, inlined for the usual case
+                    held = (("train", n, event.metrics),)
+                else:
+                    held = _hold(held, ("train", n, event.metrics))
+                return ProgressState(n, state.eval, plan, state.metrics, held, state.drawn_at), NO_EFFECTS
+            new = ProgressState(n, state.eval, plan, state.metrics, _release(state.held, "train"), event.time)
+            return new, (self._update(new, "train", n, event.metrics),)
+        return ProgressState(n, state.eval, plan, state.metrics, state.held, state.drawn_at), NO_EFFECTS
+
+    def _eval_batch_end(self, state: ProgressState, event: Event) -> tuple[ProgressState, Effects]:
+        n = state.eval + 1
+        plan, rate = state.plan, self.refresh_rate
+        if rate and event.rank == 0:
+            bar = self._eval_bar(event)
+            total = plan.get(bar)
+            if n % rate == 0 or n == total:
+                if event.time - state.drawn_at >= self.min_interval or n == total:
+                    new = ProgressState(state.train, n, plan, state.metrics, _release(state.held, bar), event.time)
+                    return new, (self._update(new, bar, n, EMPTY),)
+                held = _hold(state.held, (bar, n, EMPTY))
+                return ProgressState(state.train, n, plan, state.metrics, held, state.drawn_at), NO_EFFECTS
+        return ProgressState(state.train, n, plan, state.metrics, state.held, state.drawn_at), NO_EFFECTS
+
+    def _update(self, state: ProgressState, bar: str, count: int, step_metrics: Mapping[str, float]) -> Render:
+        """The ``update`` render of ``bar`` at ``count``, with ``state``'s totals, description and metrics."""
+        plan = state.plan
+        if bar == "train":
+            return Render(bar, "update", count, plan.get("now"), plan.get("text", ""), state.metrics, step_metrics,
+                          self.style, self.source)
+        return Render(bar, "update", count, plan.get(bar), _EVAL_TEXT[bar], state.metrics, step_metrics, self.style,
+                      self.source)
 
     def _boundary(self, state: ProgressState, event: Event) -> tuple[ProgressState, Effects]:
         kind = event.kind
+        drawn_at = state.drawn_at if event.time >= state.drawn_at else -math.inf  # a new run's clock starts at 0
         if kind in ("setup", "fit_start"):
-            return ProgressState(state.train, state.eval, self._plan(state.plan, event), state.metrics), NO_EFFECTS
+            plan = self._plan(state.plan, event)
+            return ProgressState(state.train, state.eval, plan, state.metrics, state.held, drawn_at), NO_EFFECTS
         metrics = state.metrics
         if kind in ("train_epoch_end", "validation_end") and event.stage == "fit" and event.metrics:
             metrics = frozendict({**metrics, **event.metrics})
-        new = ProgressState(state.train, state.eval, state.plan, metrics)
+        train, count, plan = state.train, state.eval, state.plan
         if kind == "train_epoch_start":
-            plan = state.plan
             now = self._capped(plan, event.step) if plan.get("max_steps") else plan.get("train")
-            plan = frozendict({**plan, "now": now, "text": self._epoch_text(plan, event.epoch)})
-            new = ProgressState(0, state.eval, plan, metrics)
+            train, plan = 0, frozendict({**plan, "now": now, "text": self._epoch_text(plan, event.epoch)})
         elif kind.endswith("_start"):
-            new = ProgressState(state.train, 0, state.plan, metrics)
+            count = 0
         if not self.refresh_rate or event.rank != 0:
-            return new, NO_EFFECTS
-        return new, self._renders(new, event)
+            return ProgressState(train, count, plan, metrics, state.held, drawn_at), NO_EFFECTS
+        new = ProgressState(train, count, plan, metrics, (), drawn_at)
+        render = self._render(new, event)
+        return new, (*self._flush(state, render.bar), render)
 
-    def _renders(self, state: ProgressState, event: Event) -> Effects:
+    def _flush(self, state: ProgressState, bar: str) -> tuple[Render, ...]:
+        """The held updates to draw before a ``start`` or ``close`` of ``bar``: those of the other bars.
+
+        ``bar``'s own is left out (its ``start`` resets it, its ``close`` carries the true count).
+        """
+        return tuple(self._update(state, name, count, step_metrics)
+                     for name, count, step_metrics in state.held if name != bar)
+
+    def _render(self, state: ProgressState, event: Event) -> Render:
         kind, plan, style, source = event.kind, state.plan, self.style, self.source
         if kind in ("train_end", "exception"):
-            return (Render("all", "close", style=style, source=source),)
+            return Render("all", "close", style=style, source=source)
         if kind.startswith("train_epoch"):
             action = "start" if kind == "train_epoch_start" else "close"
-            return (Render("train", action, state.train, plan.get("now"), plan.get("text", ""), state.metrics,
-                           EMPTY, style, source),)
+            return Render("train", action, state.train, plan.get("now"), plan.get("text", ""), state.metrics,
+                          EMPTY, style, source)
         bar = self._eval_bar(event)
         action = "start" if kind.endswith("_start") else "close"
-        return (Render(bar, action, state.eval, plan.get(bar), _EVAL_TEXT[bar], state.metrics, EMPTY, style, source),)
+        return Render(bar, action, state.eval, plan.get(bar), _EVAL_TEXT[bar], state.metrics, EMPTY, style, source)
 
     @staticmethod
     def _eval_bar(event: Event) -> str:
@@ -218,11 +292,33 @@ class ProgressHook:
         args = [f"refresh_rate={self.refresh_rate}"] if self.refresh_rate != 1 else []
         if self.style != TqdmStyle():
             args.append(f"style={self.style!r}")
+        if self.min_interval != DEFAULT_MIN_INTERVAL:
+            args.append(f"min_interval={self.min_interval!r}")
         return f"progress_bar({', '.join(args)})"
 
 
-def progress_bar(refresh_rate: int = 1, *, style: TqdmStyle | RichStyle | None = None) -> ProgressHook:
-    """Show training, validation, test and predict progress: one :class:`Render` per ``refresh_rate`` batches.
+def _min_interval_from_env() -> float:
+    """Seconds between two drawn updates of a bar: ``FHOOKS_PROGRESS_MININTERVAL``, else 0.1 (tqdm's own)."""
+    text = os.environ.get(MIN_INTERVAL_ENV)
+    if text is None:
+        return DEFAULT_MIN_INTERVAL
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise InvalidArgument(f"progress_bar: {MIN_INTERVAL_ENV}={text!r} must be a number of seconds >= 0") from None
+    return _checked_interval(seconds, f"{MIN_INTERVAL_ENV}={text!r}")
+
+
+def _checked_interval(value: Any, given: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+        raise InvalidArgument(f"progress_bar: {given} must be a number of seconds >= 0 (0 draws every update)")
+    return float(value)
+
+
+def progress_bar(refresh_rate: int = 1, *, style: TqdmStyle | RichStyle | None = None,
+                 min_interval: float | None = None) -> ProgressHook:
+    """Show training, validation, test and predict progress: an ``update`` every ``refresh_rate`` batches,
+    drawn at most once per ``min_interval`` seconds.
 
     Each bar opens with a ``start`` render at its stage's start, moves with an
     ``update`` on every ``refresh_rate``-th batch and on the last batch when the
@@ -231,11 +327,29 @@ def progress_bar(refresh_rate: int = 1, *, style: TqdmStyle | RichStyle | None =
     exception with a ``RichStyle``, finishes every bar). ``refresh_rate=0`` shows nothing; only global
     rank 0 renders. Totals come from ``RunInfo``; a length that is not known is None.
 
-    Laws: per bar and epoch, updates = ``#{n <= N: n % refresh_rate == 0 or n == total}``;
-    exactly one ``start`` and one ``close``; the ``close`` carries the true count ``N``.
+    The throttle reads ``event.time``: an update less than ``min_interval`` seconds after the last
+    drawn update (of any bar) is *held*, not emitted, unless it is the last batch of a known
+    total. A bar's ``start`` or ``close`` first emits the held updates of the other bars (a
+    ``close`` carries its own bar's true count), so no bar shows an older count or older
+    metrics than the stage it is in. ``min_interval=None`` reads ``FHOOKS_PROGRESS_MININTERVAL``
+    now, else 0.1 s (tqdm's ``mininterval``); ``0`` emits every update.
+
+    Laws, per bar and stage, with ``min_interval=0``: updates = ``#{n <= N: n % refresh_rate == 0 or
+    n == total}``; exactly one ``start`` and one ``close``; the ``close`` carries the true count ``N``.
+    With ``min_interval > 0``: each emitted update comes at least ``min_interval`` after the update
+    emitted before it, or is the last batch; no update comes before its stage's ``start``; a held
+    update is emitted before the next ``start`` or ``close`` of another bar; the count drawn last
+    before a ``close`` is the ``close``'s.
+
+    >>> from fhooks.core import Event, fold
+    >>> stream = [Event("train_epoch_start")]
+    >>> stream += [Event("train_batch_end", batch_idx=i, time=i / 10) for i in range(6)] + [Event("train_end")]
+    >>> [(r.bar, r.action, r.count) for r in fold(progress_bar(min_interval=0.25), stream)[1]]
+    [('train', 'start', 0), ('train', 'update', 1), ('train', 'update', 4), ('train', 'update', 6), ('all', 'close', 0)]
 
     Raises:
-        InvalidArgument: ``refresh_rate`` not an int >= 0, or an unknown ``style``.
+        InvalidArgument: ``refresh_rate`` not an int >= 0, ``min_interval`` (or the environment variable)
+            not a number >= 0, or an unknown ``style``.
 
     See Also:
         :class:`fhooks.callbacks.TQDMProgressBar`, :class:`fhooks.callbacks.RichProgressBar`.
@@ -245,4 +359,6 @@ def progress_bar(refresh_rate: int = 1, *, style: TqdmStyle | RichStyle | None =
     style = TqdmStyle() if style is None else style
     if not isinstance(style, (TqdmStyle, RichStyle)):
         raise InvalidArgument(f"progress_bar: style={style!r} must be a TqdmStyle or a RichStyle")
-    return ProgressHook(refresh_rate, style)
+    interval = _min_interval_from_env() if min_interval is None else _checked_interval(
+        min_interval, f"min_interval={min_interval!r}")
+    return ProgressHook(refresh_rate, style, interval)

@@ -21,7 +21,7 @@ from fhooks.core.effects import Do, Effects
 from fhooks.core.events import Event
 from fhooks.core.fold import fold
 from fhooks.core.hook import HookLike
-from fhooks.core.serialize import from_data, to_data
+from fhooks.core.serialize import from_data, stored_fields, to_data
 
 
 def roundtrip(state: Any) -> Any:
@@ -48,7 +48,8 @@ def same(a: Any, b: Any) -> bool:
     """Value equality where NaN equals NaN and ``Do`` effects compare by label.
 
     Other values compare with their own ``==`` (a ``Raise`` by its error's type and
-    args), then attrs values field by field, so a NaN inside a state compares equal.
+    args), then attrs values field by field, so a NaN inside a state compares equal
+    (:func:`~fhooks.core.serialize.transient` fields left out: a checkpoint does not keep them).
 
     >>> from fhooks.core import Raise
     >>> same((float("nan"), {"a": [1.0]}), (float("nan"), {"a": [1.0]}))
@@ -67,7 +68,7 @@ def same(a: Any, b: Any) -> bool:
     if a == b:  # a type's own equality first: Raise compares its error's type and args
         return True
     if type(a) is type(b) and attrs.has(type(a)) and not isinstance(a, Event):
-        return all(same(getattr(a, f.name), getattr(b, f.name)) for f in attrs.fields(type(a)))
+        return all(same(getattr(a, f.name), getattr(b, f.name)) for f in stored_fields(type(a)))
     return False
 
 
