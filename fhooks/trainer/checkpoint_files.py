@@ -227,11 +227,14 @@ class FileGuard:
             raise
 
     def folder_of(self, path: str) -> tuple[Folder | None, str]:
-        """The guarded folder ``path`` is written as being in, and ``path`` resolved.
+        """The guarded folder ``path`` is written as being in, and ``path`` resolved (with no guarded folder:
+        None and ``path`` as given, nothing to resolve it against).
 
         Raises:
             CheckpointClash: ``path`` names a guarded folder but resolves outside it (``..``, a symlink).
         """
+        if not self.folders:
+            return None, path
         raw = path if os.path.isabs(path) else os.path.join(os.getcwd(), path)
         given = os.path.abspath(path)
         resolved = os.path.join(os.path.realpath(os.path.dirname(given)), os.path.basename(given))
