@@ -14,6 +14,7 @@ redraws (about one per 0.1 s) aside.
 
     python benchmarks/instructions.py                # about five minutes on 2 cores
     python benchmarks/instructions.py hand none      # some variants only
+    python benchmarks/instructions.py --repeat 3     # the median of three processes per variant
 
 Needs valgrind and its headers (Debian: ``apt-get install valgrind``) and a C compiler.
 """
@@ -26,6 +27,7 @@ import ctypes
 import functools
 import os
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -72,8 +74,8 @@ def _control_library(folder: str) -> str:
     return str(library)
 
 
-def _count(name: str, steps: int, library: str, folder: str) -> int:
-    out = os.path.join(folder, f"callgrind.{name}.{steps}")
+def _count(name: str, steps: int, library: str, folder: str, run: int) -> int:
+    out = os.path.join(folder, f"callgrind.{name}.{steps}.{run}")
     env = {**os.environ, "PYTHONHASHSEED": "0", "FHOOKS_PROGRESS_MININTERVAL": "1e9", "PYTHONPATH": os.pathsep.join(
         [str(Path(__file__).parent), str(Path(__file__).parent.parent), os.environ.get("PYTHONPATH", "")])}
     done = subprocess.run(["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}",
@@ -85,14 +87,17 @@ def _count(name: str, steps: int, library: str, folder: str) -> int:
     return int(found.group(1))
 
 
-def per_step(name: str, library: str, folder: str) -> float:
-    """Instructions of one steady training step of ``name``."""
-    return (_count(name, 600, library, folder) - _count(name, 100, library, folder)) / 500
+def per_step(name: str, library: str, folder: str, run: int = 0) -> float:
+    """Instructions of one steady training step of ``name`` (``run``: which repetition)."""
+    return (_count(name, 600, library, folder, run) - _count(name, 100, library, folder, run)) / 500
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("variants", nargs="*", help=f"any of {', '.join(VARIANTS)} (default: all)")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="processes per variant; the median is reported (each process lays its tensors out anew, "
+                             "which moves a count by up to 0.5%%)")
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -105,8 +110,10 @@ def main() -> None:
     names = chosen if "hand" in chosen else ["hand", *chosen]
     with tempfile.TemporaryDirectory() as folder:
         library = _control_library(folder)
+        jobs = [(name, run) for run in range(args.repeat) for name in names]
         with concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-            counts = dict(zip(names, pool.map(lambda n: per_step(n, library, folder), names)))
+            found = list(pool.map(lambda job: per_step(job[0], library, folder, job[1]), jobs))
+    counts = {name: statistics.median(c for (n, _), c in zip(jobs, found) if n == name) for name in names}
     hand = counts["hand"]
     print(f"{'variant':<18}{'instructions/step':>19}{'ratio':>8}{'overhead':>11}")
     for name, count in counts.items():
