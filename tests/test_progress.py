@@ -108,6 +108,21 @@ class TestTqdmOutput:
         text, _ = run_fit([NoLoss(refresh_rate=7)], val=0, epochs=1)
         assert re.search(r"lr=0\.010, loss=", frames(text, "Epoch 0:")[1])
 
+    def test_a_subclass_on_methods_run_as_lightning_calls_them(self, every_draw):
+        seen = []
+
+        class Announcing(TQDMProgressBar):
+            def on_train_epoch_end(self, trainer, pl_module):
+                seen.append(("epoch_end", trainer.current_epoch, self.total_train_batches))
+
+            def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+                seen.append(("batch_end", batch_idx))
+
+        text, _ = run_fit([Announcing(refresh_rate=7)], val=0, epochs=2)
+        assert seen == [*(("batch_end", i) for i in range(7)), ("epoch_end", 0, 7),
+                        *(("batch_end", i) for i in range(7)), ("epoch_end", 1, 7)]
+        assert counts(text, "Epoch 1:")[-1] == "7/7"  # the bar still draws
+
     def test_test_and_predict_bars(self, every_draw):
         trainer = Trainer(callbacks=[TQDMProgressBar()], enable_checkpointing=False, logger=False)
         out = FakeTerminal()

@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 
 import attrs
 
-from fhooks.callbacks.base import HookCallback
+from fhooks.callbacks.base import HookCallback, user_kinds
 from fhooks.core.effects import Do, Effects
 from fhooks.core.events import Event
 from fhooks.core.hook import step_for
@@ -126,16 +126,24 @@ class ProgressBar(HookCallback):
         return {**standard_metrics(trainer), **state.metrics}
 
     def step(self, state: ProgressState, event: Event) -> tuple[ProgressState, Effects]:
-        self._state, effects = self.hook.step(state, event)
-        if event.kind == "setup":
-            return self._state, (Do(self._attach, f"{type(self).__name__}.setup"),)
-        return self._state, effects if self._enabled else ()
+        kind = event.kind
+        if kind in self.hook.kinds:
+            self._state, effects = self.hook.step(state, event)
+        else:  # only a user's subclass hears it
+            self._state, effects = state, ()
+        if kind == "setup":
+            effects = (Do(self._attach, f"{type(self).__name__}.setup"),)
+        elif not self._enabled:
+            effects = ()
+        if kind in user_kinds(type(self)):  # a subclass's own on_* method, after the bar has counted the event
+            effects = (*effects, self._call(event))
+        return self._state, effects
 
     def step_for(self, kind: str) -> Any:
         """The step for events of ``kind``: the hook's own per-kind step, keeping its state (None: not heard)."""
         if kind not in self.kinds:
             return None
-        if kind == "setup" or kind not in self.hook.kinds:
+        if kind == "setup" or kind not in self.hook.kinds or kind in user_kinds(type(self)):
             return self.step
         hook_step = step_for(self.hook, kind)
 
