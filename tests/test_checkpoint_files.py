@@ -17,7 +17,7 @@ import textwrap
 import pytest
 import torch
 
-from fhooks import Do, RemoveCheckpoint, Trainer, fold, lambda_hook
+from fhooks import Do, RemoveCheckpoint, Trainer, fold, lambda_hook, on
 from fhooks.callbacks import ModelCheckpoint
 from fhooks.core.effects import SaveCheckpoint
 from fhooks.core.events import Event, RunInfo
@@ -335,6 +335,46 @@ class TestOnExceptionRelativeDir:
 
 
 class TestLedger:
+    def test_a_kill_right_after_a_checkpoint_takes_its_name_leaves_it_the_run_s_own(self, cwd, monkeypatch):
+        every = str(cwd / "ckpts" / "every.ckpt")
+
+        class Killed(BaseException):
+            """The process dies: nothing after the rename runs."""
+
+        replace, renamed = os.replace, []
+
+        def replace_then_die(src, dst):
+            replace(src, dst)
+            if os.fspath(dst) == every:
+                renamed.append(dst)
+                if len(renamed) == 3:
+                    raise Killed
+
+        def callbacks():
+            return [ModelCheckpoint(dirpath="ckpts"), on("train_batch_end", lambda e: SaveCheckpoint(every))]
+
+        monkeypatch.setattr(os, "replace", replace_then_die)
+        with pytest.raises(Killed):
+            fit(callbacks(), max_epochs=2)  # two batches an epoch: killed at the third
+        monkeypatch.setattr(os, "replace", replace)
+        assert torch.load(every, weights_only=True)["global_step"] == 3
+        trainer = fit(callbacks(), max_epochs=3, ckpt_path=every)  # resumes, and goes on replacing every.ckpt
+        assert torch.load(every, weights_only=True)["global_step"] == trainer.global_step == 6
+
+    def test_a_kill_between_the_record_and_the_rename_leaves_the_old_file_the_run_s_own(self, tmp_path):
+        from fhooks.trainer.checkpoint_files import FileGuard
+
+        guard, path = FileGuard([tmp_path]), str(tmp_path / "a.ckpt")
+        pathlib.Path(path).write_text("old")
+        guard.wrote(path, "run")
+        written = tmp_path / ".a.ckpt.fhooks-x.tmp"
+        written.write_text("newer")
+        guard.wrote(path, "run", written=str(written))  # recorded; the process dies before the rename
+        guard.close()
+        again = FileGuard([tmp_path])
+        assert again.owns(path, "run") and not written.exists()  # the old file is still ours; the orphan is gone
+        again.close()
+
     def test_stays_small_over_a_long_run_and_still_knows_what_is_ours(self, tmp_path):
         from fhooks.trainer.checkpoint_files import FileGuard
 

@@ -234,10 +234,10 @@ class TestExceptionsAnywhere:
         monkeypatch.chdir(tmp_path)
         real = ckpt_module.write_atomic
 
-        def failing(checkpoint, path):
+        def failing(checkpoint, path, *before_replace):
             if Path(path).name == "train_batch_end-e1-s6.ckpt":
                 raise OSError("disk full")
-            real(checkpoint, path)
+            real(checkpoint, path, *before_replace)
 
         monkeypatch.setattr(ckpt_module, "write_atomic", failing)
         with pytest.raises(OSError, match="disk full"):

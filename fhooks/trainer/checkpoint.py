@@ -42,9 +42,11 @@ def write_atomically(path: str | Path, write: Callable[[IO[Any]], None], *, bina
     return _replace_atomically(path, fill)
 
 
-def write_named_atomically(path: str | Path, write: Callable[[str], None]) -> Path:
+def write_named_atomically(path: str | Path, write: Callable[[str], None],
+                           before_replace: Callable[[str], None] | None = None) -> Path:
     """As :func:`write_atomically`, but ``write(name)`` writes the temporary file by its name (a writer that opens
-    files itself, as ``torch.save`` given a path: no Python call per chunk written); the file is synced after."""
+    files itself, as ``torch.save`` given a path: no Python call per chunk written); the file is synced after.
+    ``before_replace(name)`` runs once the temporary file is complete, before it takes ``path``'s place."""
     def fill(fd: int, name: str) -> None:
         try:
             write(name)
@@ -52,10 +54,11 @@ def write_named_atomically(path: str | Path, write: Callable[[str], None]) -> Pa
         finally:
             os.close(fd)
 
-    return _replace_atomically(path, fill)
+    return _replace_atomically(path, fill, before_replace)
 
 
-def _replace_atomically(path: str | Path, fill: Callable[[int, str], None]) -> Path:
+def _replace_atomically(path: str | Path, fill: Callable[[int, str], None],
+                        before_replace: Callable[[str], None] | None = None) -> Path:
     """Create the temporary file beside ``path``, ``fill(descriptor, name)`` it (and sync it), rename it over ``path``."""
     path = Path(path)
     if not os.path.isdir(path.parent):
@@ -63,6 +66,8 @@ def _replace_atomically(path: str | Path, fill: Callable[[int, str], None]) -> P
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.fhooks-", suffix=".tmp", dir=path.parent)
     try:
         fill(fd, tmp)
+        if before_replace is not None:
+            before_replace(tmp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -97,9 +102,11 @@ _PICKLE = types.ModuleType("fhooks_checkpoint_pickle")
 _PICKLE.Pickler = _PlainSkippingPickler  # type: ignore[attr-defined]
 
 
-def write_atomic(checkpoint: Mapping[str, Any], path: str | Path) -> None:
-    """Write ``checkpoint`` with ``torch.save`` (by the temporary file's name) through :func:`write_named_atomically`."""
-    write_named_atomically(path, lambda name: torch.save(dict(checkpoint), name, pickle_module=_PICKLE))
+def write_atomic(checkpoint: Mapping[str, Any], path: str | Path,
+                 before_replace: Callable[[str], None] | None = None) -> None:
+    """Write ``checkpoint`` with ``torch.save`` (by the temporary file's name) through :func:`write_named_atomically`;
+    ``before_replace(name)`` runs when the temporary file is complete, before the rename (a ledger records it then)."""
+    write_named_atomically(path, lambda name: torch.save(dict(checkpoint), name, pickle_module=_PICKLE), before_replace)
 
 
 def read(path: str | Path) -> dict[str, Any]:

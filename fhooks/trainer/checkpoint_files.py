@@ -124,8 +124,10 @@ class Folder:
         self._compact()
 
     def _read(self) -> dict[str, Entry]:
-        """Replay the ledger; a torn last line (a kill mid-append) is skipped."""
-        entries: dict[str, Entry] = {}
+        """Replay the ledger: each name's latest record that is still the file on disk (a file is recorded before
+        it is renamed into place, so a kill in between leaves the previous record the true one); a torn last line
+        (a kill mid-append) is skipped."""
+        records: dict[str, list[Entry]] = {}  # per name, since it was last removed
         os.lseek(self.fd, 0, os.SEEK_SET)
         chunks = []
         while chunk := os.read(self.fd, 1 << 16):
@@ -136,13 +138,19 @@ class Folder:
                 name = str(record["name"])
                 if record["op"] == "w":
                     ident = tuple(int(v) for v in record["id"])
-                    entries[name] = Entry(ident, str(record["run"]), int(record["first"]))  # type: ignore[arg-type]
+                    entry = Entry(ident, str(record["run"]), int(record["first"]))  # type: ignore[arg-type]
+                    records.setdefault(name, []).append(entry)
                 else:
-                    entries.pop(name, None)
+                    records.pop(name, None)
             except (ValueError, KeyError, TypeError):
                 continue
-        return {name: entry for name, entry in entries.items()
-                if identity(os.path.join(self.path, name)) == entry.identity}
+        entries = {}
+        for name, found in records.items():
+            on_disk = identity(os.path.join(self.path, name))
+            entry = next((e for e in reversed(found) if e.identity == on_disk), None)
+            if entry is not None:
+                entries[name] = entry
+        return entries
 
     def _compact(self) -> None:
         """Rewrite the ledger with the entries still true (files gone or changed are dropped)."""
@@ -160,13 +168,12 @@ class Folder:
         return json.dumps(record) + "\n"
 
     def _append(self, line: str) -> None:
-        """Add one record; past a thousand records and four per live entry the ledger is rewritten with only
-        the live ones, so a long run saving every step keeps it small (a kill mid-rewrite loses records, which
-        only makes files foreign: kept, never removed)."""
+        """Add one record (before :attr:`entries` changes); past a thousand records and four per live entry the
+        ledger is first rewritten with only the live ones, so a long run saving every step keeps it small (a kill
+        mid-rewrite loses records, which only makes files foreign: kept, never removed)."""
         self.appended += 1
         if self.appended > max(1000, 4 * len(self.entries)):
             self._compact()
-            return
         os.lseek(self.fd, 0, os.SEEK_END)
         os.write(self.fd, line.encode())
 
@@ -178,22 +185,24 @@ class Folder:
         entry = self.entries.get(self.name(path))
         return entry is not None and entry.run == run and identity(path) == entry.identity
 
-    def wrote(self, path: str, run: str, seq: int) -> None:
-        ident = identity(path)
+    def wrote(self, path: str, run: str, seq: int, written: str | None = None) -> None:
+        """Record ``path`` as ``run``'s; ``written``: the file about to be renamed to ``path`` (same identity after)."""
+        ident = identity(path if written is None else written)
         if ident is None:
             return
         name = self.name(path)
         old = self.entries.get(name)
         entry = Entry(ident, run, old.first if old is not None and old.run == run else seq)
-        self.entries[name] = entry
         self._append(self._line("w", name, entry))
+        self.entries[name] = entry
 
     def disown_after(self, run: str, seq: int) -> None:
         """Names ``run`` first made after ``seq`` become foreign: a resumed run does not own them."""
         for name, entry in list(self.entries.items()):
             if entry.run == run and entry.first > seq:
-                self.entries[name] = entry = Entry(entry.identity, "", entry.first)
+                entry = Entry(entry.identity, "", entry.first)
                 self._append(self._line("w", name, entry))
+                self.entries[name] = entry
 
     def owned(self, run: str) -> set[str]:
         """The paths ``run`` owns here."""
@@ -201,8 +210,9 @@ class Folder:
 
     def removed(self, path: str) -> None:
         name = self.name(path)
-        if self.entries.pop(name, None) is not None:
+        if name in self.entries:
             self._append(self._line("rm", name))
+            del self.entries[name]
 
     def close(self) -> None:
         os.close(self.fd)  # closing the last descriptor releases the flock
@@ -270,11 +280,12 @@ class FileGuard:
         self.last_seq = max(time.time_ns(), self.last_seq + 1)
         return self.last_seq
 
-    def wrote(self, path: str, run: str, seq: int | None = None) -> None:
-        """Record that ``run`` wrote ``path`` (now on disk) at ``seq``."""
+    def wrote(self, path: str, run: str, seq: int | None = None, written: str | None = None) -> None:
+        """Record that ``run`` wrote ``path`` (now on disk) at ``seq``; or, with ``written``, the complete file that is
+        about to be renamed to ``path`` (recorded first, so that a kill between the two leaves no unrecorded file)."""
         folder, resolved = self.folder_of(path)
         if folder is not None:
-            folder.wrote(resolved, run, self.next_seq() if seq is None else seq)
+            folder.wrote(resolved, run, self.next_seq() if seq is None else seq, written)
 
     def resume(self, run: str | None, seq: int | None) -> None:
         """Resuming from a checkpoint ``run`` wrote at ``seq``: what ``run`` first made after it is not ours."""

@@ -412,11 +412,12 @@ class Trainer(TrainerSurface):
             return target
         seq = checkpoint_files.stamp(self)
         checkpoint = loop.build_checkpoint(self, weights_only)
+        # the ledger records the complete file before it takes the target's name: a kill between the two leaves
+        # either the old file (its earlier record still matches it) or the new one, owned either way
+        record = None if guard is None else (lambda written: guard.wrote(str(target), run, seq, written=written))
         with moments.interrupts_surface():
-            ckpt.write_atomic(checkpoint, target)
+            ckpt.write_atomic(checkpoint, target, record)
         self.written_checkpoints.append(target)
-        if guard is not None:
-            guard.wrote(str(target), run, seq)
         logger_calls.after_checkpoint(self)
         return target
 
