@@ -43,8 +43,9 @@ class Model(Regressor):
     def _maybe_fail(self, where: str) -> None:
         if self.fail == where and self.trainer.global_step == self.at_step:
             self.fail = None
-            if self.error is signal.SIGTERM:
-                os.kill(os.getpid(), signal.SIGTERM)
+            if self.error in (signal.SIGTERM, signal.SIGINT):
+                os.kill(os.getpid(), self.error)  # handled between two bytecodes, as a real signal
+                return
             raise self.error(f"{where} at step {self.at_step}")
 
     def training_step(self, batch, batch_idx):
@@ -61,11 +62,14 @@ class Model(Regressor):
 
 
 class FailingSGD(torch.optim.SGD):
-    """SGD whose step can fail once, before it changes anything (``Model(fail="optimizer.step")``)."""
+    """SGD whose step can fail once, before it changes anything (``Model(fail="optimizer.step")``), or be
+    signalled once the parameters are updated, before the loop has counted the step (``"after optimizer.step"``)."""
 
     def step(self, closure=None):
         self.model._maybe_fail("optimizer.step")
-        return super().step(closure)
+        result = super().step(closure)
+        self.model._maybe_fail("after optimizer.step")
+        return result
 
 
 class Trip:
@@ -210,6 +214,8 @@ PLACES = [
     ("train_epoch_end hook", {}, ("train_epoch_end", 2 * BATCHES)),
     ("KeyboardInterrupt", {"fail": "training_step", "at_step": 7, "error": KeyboardInterrupt}, None),
     ("SIGTERM", {"fail": "training_step", "at_step": 9, "error": signal.SIGTERM}, None),
+    ("SIGINT once the parameters moved", {"fail": "after optimizer.step", "at_step": 6, "error": signal.SIGINT}, None),
+    ("SIGTERM once the parameters moved", {"fail": "after optimizer.step", "at_step": 6, "error": signal.SIGTERM}, None),
 ]
 
 

@@ -400,6 +400,7 @@ def _train_batch(trainer: Any, module: Any, batch: Any, batch_idx: int, last: bo
         book.collect(on_step=True)  # what training_step logged, seen by the train_batch_end hooks
     moments.batch_stepped(trainer, batch_idx, moments.batch_end_payload(values, outputs, trainer.log_step)
                           if "exception" in heard else None)
+    trainer.interrupts.release()  # a signal held during the step is raised now, the step recorded
     moments.advance(trainer, BATCH_END_DONE)
     if "train_batch_end" in heard:
         d.emit("train_batch_end", metrics=LazyMetrics(values, trainer.callback_metrics), data=batch_data(batch, outputs),
@@ -438,6 +439,7 @@ def _optimizer_step(trainer: Any, optimizer: Any, batch_idx: int, heard: frozens
             torch.nn.utils.clip_grad_norm_(params, trainer.gradient_clip_val)
         else:
             torch.nn.utils.clip_grad_value_(params, trainer.gradient_clip_val)
+    trainer.interrupts.holding = True  # until the step is recorded (moments.batch_stepped): see interrupts.py
     if scaler is not None:
         scaler.step(optimizer)
         scaler.update()

@@ -20,14 +20,13 @@ again from its start, with the RNG states it started from.
 from __future__ import annotations
 
 import contextlib
-import signal
-import threading
 from collections.abc import Iterator
 from typing import Any
 
 import torch
 
 from fhooks.trainer import checkpoint as ckpt
+from fhooks.trainer.interrupts import SIGTERMException
 from fhooks.trainer.position import (
     BATCH_DONE,
     BATCH_END_DONE,
@@ -37,10 +36,6 @@ from fhooks.trainer.position import (
     LivePosition,
     Position,
 )
-
-
-class SIGTERMException(SystemExit):
-    """Raised in ``fit`` when the process receives SIGTERM, so ``exception`` hooks run (Lightning's name)."""
 
 
 def boundary(trainer: Any, *, keep_rng: bool = False, batch_end: dict[str, Any] | None = None) -> None:
@@ -86,6 +81,9 @@ def advance(trainer: Any, moments: int) -> None:
 
 def roll_back(trainer: Any) -> None:
     """Put the hook state and stop requests back to the last boundary (before ``exception`` is emitted)."""
+    interrupts = getattr(trainer, "interrupts", None)
+    if interrupts is not None:
+        interrupts.drop()  # a step under way is abandoned: a signal it held is not raised again
     b = trainer.boundary
     if b is None:
         return
@@ -158,25 +156,6 @@ def interrupts_surface() -> Iterator[None]:
         if interrupt is None:
             raise
         raise interrupt.with_traceback(interrupt.__traceback__) from None
-
-
-@contextlib.contextmanager
-def sigterm_raises() -> Iterator[None]:
-    """While fitting, SIGTERM raises :class:`SIGTERMException` (main thread only), so the run can checkpoint."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum: int, frame: Any) -> None:
-        raise SIGTERMException(128 + signum)
-
-    previous = signal.signal(signal.SIGTERM, handler)
-    if previous is None:  # installed outside Python
-        previous = signal.SIG_DFL
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 __all__ = ["LivePosition", "Position", "SIGTERMException", "advance", "batch_starts", "batch_stepped", "boundary",

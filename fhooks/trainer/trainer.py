@@ -47,6 +47,7 @@ from fhooks.trainer import (
     checkpoint_links,
     ckpt_select,
     defaults,
+    interrupts,
     loop,
     moments,
     results_table,
@@ -222,6 +223,7 @@ class Trainer(TrainerSurface):
         self.written_checkpoints: list[Path] = []
         self.live = LivePosition()  # where fit is; see the position property
         self.boundary: Boundary | None = None
+        self.interrupts = interrupts.Interrupts()  # SIGINT/SIGTERM held while an optimizer step is taken
         self.mid_moment = False
         self.resuming: Any = None
         self.log_step: int | None = None
@@ -542,7 +544,7 @@ class Trainer(TrainerSurface):
         self.fit_train_loaders = train_dataloaders  # what estimated_stepping_batches counts before the fit loads it
         self._merge_module_callbacks(model)
         with self._running("fit"), self.settings.anomaly_detection(), self.strategy.world(self), \
-                self._attached(model), checkpoint_files.guarded(self), moments.sigterm_raises():
+                self._attached(model), checkpoint_files.guarded(self), interrupts.handled(self.interrupts):
             self.dispatcher = Dispatcher(self, self.hook, model)
             loop.fit(self, model, train_dataloaders, val_dataloaders, ckpt_path)
 
