@@ -31,7 +31,7 @@ class SIGTERMException(SystemExit):
 class Interrupts:
     """What the signal handlers of a fit share with its loop: whether a step is under way, and what it held."""
 
-    __slots__ = ("holding", "held")
+    __slots__ = ("held", "holding")
 
     def __init__(self) -> None:
         self.holding = False
