@@ -153,6 +153,7 @@ def fit(trainer: Any, module: Any, train_loaders: Any, val_loaders: Any, ckpt_pa
         trainer.training = False
         trainer.log_step = None
         trainer.handling_exception = True
+        trainer.interrupts.drop()  # a step under way is abandoned: a signal it held is not raised any more
         moments.roll_back(trainer)
         try:
             d.emit("exception", data=exc, batch_idx=trainer.batches_done)

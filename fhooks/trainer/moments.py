@@ -81,9 +81,6 @@ def advance(trainer: Any, moments: int) -> None:
 
 def roll_back(trainer: Any) -> None:
     """Put the hook state and stop requests back to the last boundary (before ``exception`` is emitted)."""
-    interrupts = getattr(trainer, "interrupts", None)
-    if interrupts is not None:
-        interrupts.drop()  # a step under way is abandoned: a signal it held is not raised again
     b = trainer.boundary
     if b is None:
         return
