@@ -9,6 +9,7 @@ events through a 5-hook expression. docs/benchmarks.md has the figures.
 
     python benchmarks/overhead.py            # about two minutes
     python benchmarks/overhead.py --quick    # a smoke run
+    python benchmarks/overhead.py --sizes --steps 1000 --rounds 5   # the ratios on larger models
 """
 
 from __future__ import annotations
@@ -52,20 +53,21 @@ class Batches:
         return Batches(self.items[part])
 
 
-def batches(steps: int) -> Batches:
+def batches(steps: int, size: int = 32) -> Batches:
+    """``steps`` batches of ``size`` samples of 32 features and one target."""
     g = torch.Generator().manual_seed(0)
-    return Batches([(torch.randn(32, 32, generator=g), torch.randn(32, 1, generator=g)) for _ in range(steps)])
+    return Batches([(torch.randn(size, 32, generator=g), torch.randn(size, 1, generator=g)) for _ in range(steps)])
 
 
-def mlp() -> torch.nn.Module:
+def mlp(hidden: int = 64) -> torch.nn.Module:
     torch.manual_seed(0)
-    return torch.nn.Sequential(torch.nn.Linear(32, 64), torch.nn.ReLU(), torch.nn.Linear(64, 1))
+    return torch.nn.Sequential(torch.nn.Linear(32, hidden), torch.nn.ReLU(), torch.nn.Linear(hidden, 1))
 
 
 class Module(torch.nn.Module):
-    def __init__(self) -> None:
+    def __init__(self, hidden: int = 64) -> None:
         super().__init__()
-        self.net = mlp()
+        self.net = mlp(hidden)
 
     def training_step(self, batch, batch_idx):
         x, y = batch
@@ -75,8 +77,8 @@ class Module(torch.nn.Module):
         return torch.optim.SGD(self.parameters(), lr=0.01)
 
 
-def hand_loop(data, _dir) -> None:
-    model = mlp()
+def hand_loop(data, _dir, hidden: int = 64) -> None:
+    model = mlp(hidden)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
     for x, y in data:
         loss = torch.nn.functional.mse_loss(model(x), y)
@@ -85,10 +87,10 @@ def hand_loop(data, _dir) -> None:
         optimizer.step()
 
 
-def hand_loop_module(data, _dir) -> None:
+def hand_loop_module(data, _dir, hidden: int = 64) -> None:
     """The hand-written loop calling the fhooks variant's own module, so the user's code costs the same on both
     sides (its ``training_step`` reaches ``self.net`` through ``nn.Module.__getattr__``)."""
-    module = Module()
+    module = Module(hidden)
     optimizer = module.configure_optimizers()
     for batch_idx, batch in enumerate(data):
         loss = module.training_step(batch, batch_idx)
@@ -97,9 +99,9 @@ def hand_loop_module(data, _dir) -> None:
         optimizer.step()
 
 
-def hand_loop_same_work(data, directory) -> None:
+def hand_loop_same_work(data, directory, hidden: int = 64) -> None:
     """The hand-written loop doing the typical stack's work: the loss read every 50 steps, a checkpoint every 500."""
-    model = mlp()
+    model = mlp(hidden)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
     best = math.inf
     for step, (x, y) in enumerate(data, 1):
@@ -130,25 +132,25 @@ class _Terminal(io.StringIO):
         return True
 
 
-def fhooks_trainer(stack: bool, bar: bool = False) -> Callable:
+def fhooks_trainer(stack: bool, bar: bool = False, hidden: int = 64) -> Callable:
     def run(data, directory) -> None:
         callbacks = (typical_stack() if stack else []) + ([TQDMProgressBar()] if bar else [])
         trainer = Trainer(callbacks=callbacks or None, max_epochs=1, enable_checkpointing=False, logger=False,
                           enable_progress_bar=bar, enable_model_summary=False, default_root_dir=directory)
         with contextlib.redirect_stdout(_Terminal()) if bar else contextlib.nullcontext():
-            trainer.fit(Module(), data)
+            trainer.fit(Module(hidden), data)
 
     return run
 
 
-def lightning_trainer(data, directory, bar: bool = False) -> None:
+def lightning_trainer(data, directory, bar: bool = False, hidden: int = 64) -> None:
     import lightning as L
     from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 
     class LitModule(L.LightningModule):
         def __init__(self) -> None:
             super().__init__()
-            self.net = mlp()
+            self.net = mlp(hidden)
 
         def training_step(self, batch, batch_idx):
             x, y = batch
@@ -167,13 +169,13 @@ def lightning_trainer(data, directory, bar: bool = False) -> None:
         trainer.fit(LitModule(), data)
 
 
-def ignite_trainer(data, directory, resumable: bool = False) -> None:
+def ignite_trainer(data, directory, resumable: bool = False, hidden: int = 64) -> None:
     """Ignite with the typical stack's handlers; ``resumable``: its checkpoint holds what Ignite's docs save to
     resume (model, optimizer, the engine's state), as fhooks' does, instead of the model's weights only."""
     from ignite.engine import Engine, Events
     from ignite.handlers import EarlyStopping, ModelCheckpoint
 
-    model = mlp()
+    model = mlp(hidden)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
 
     def update(engine, batch):
@@ -195,8 +197,8 @@ def ignite_trainer(data, directory, resumable: bool = False) -> None:
     engine.run(data, max_epochs=1)
 
 
-def measure(variants: dict[str, Callable], steps: int, rounds: int) -> dict[str, list[float]]:
-    data = batches(steps)
+def measure(variants: dict[str, Callable], steps: int, rounds: int, size: int = 32) -> dict[str, list[float]]:
+    data = batches(steps, size)
     timings: dict[str, list[float]] = {name: [] for name in variants}
     names = list(variants)
     with warnings.catch_warnings():
@@ -238,13 +240,41 @@ def fold_seconds(events: int = 1_000_000) -> float:
     return time.perf_counter() - start
 
 
+SIZES = ((64, 32), (512, 256), (2048, 512))  # (hidden width, batch size): steps of about 0.15, 1 and 10 ms here
+
+
+def sizes(steps: int, rounds: int) -> None:
+    """The same loops on larger models: the loop's overhead per step stays, the ratios shrink."""
+    print(f"{steps} steps x {rounds} alternating rounds per size, 1 thread; ratio = median us/step / the hand loop's")
+    print(f"{'model':<22}{'hand us/step':>13}{'fhooks none':>13}{'fhooks stack':>14}{'ignite':>9}{'lightning':>11}")
+    for hidden, size in SIZES:
+        variants: dict[str, Callable] = {
+            "hand": functools.partial(hand_loop, hidden=hidden),
+            "none": fhooks_trainer(stack=False, hidden=hidden),
+            "stack": fhooks_trainer(stack=True, hidden=hidden),
+        }
+        if importlib.util.find_spec("ignite"):
+            variants["ignite"] = functools.partial(ignite_trainer, hidden=hidden)
+        if importlib.util.find_spec("lightning"):
+            variants["lightning"] = functools.partial(lightning_trainer, hidden=hidden)
+        timings = measure(variants, steps, rounds, size)
+        hand = statistics.median(timings["hand"])
+        ratios = [f"{statistics.median(timings[name]) / hand:.3f}" if name in timings else "-"
+                  for name in ("none", "stack", "ignite", "lightning")]
+        print(f"{f'32-{hidden}-1, batch {size}':<22}{hand:>13.1f}{ratios[0]:>13}{ratios[1]:>14}{ratios[2]:>9}{ratios[3]:>11}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--quick", action="store_true", help="200 steps, 2 rounds")
+    parser.add_argument("--sizes", action="store_true", help="the ratios on three model sizes (about 0.15, 1, 10 ms a step)")
     args = parser.parse_args()
     steps, rounds = (200, 2) if args.quick else (args.steps, args.rounds)
+    if args.sizes:
+        sizes(steps, rounds)
+        return
 
     variants: dict[str, Callable] = {
         "hand-written loop": hand_loop,

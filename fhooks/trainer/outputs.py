@@ -104,71 +104,101 @@ class LazyMetrics(Mapping):
 
 
 class EpochMeans:
-    """Values collected over an epoch, averaged once at its end (weighted by batch size when given).
+    """The epoch means of the scalar values a step returns, weighted by batch size when given.
 
-    Tensors are kept as they come (no per-batch host sync), grouped by name and weight; every
-    :attr:`chunk` calls of :meth:`add` each group is stacked and summed into a float64 running sum
-    (on its device), so memory stays bounded however long the epoch and each step only appends.
+    Each name keeps a running weighted sum (:class:`RunningSum`): on the values' device, added to in
+    place, so no batch syncs with the host and no batch's tensor outlives its step (small tensors kept
+    alive among a step's large transient ones made the heap give memory back and take it again every
+    step: 25 to 40 page faults a step on a 0.6 ms CPU step). Values that are not scalars (predictions
+    returned beside the loss) are not averaged.
 
     >>> means = EpochMeans()
-    >>> means.add({"loss": torch.tensor(1.0)}, 2)
+    >>> means.add({"loss": torch.tensor(1.0), "preds": torch.zeros(3)}, 2)
     >>> means.add({"loss": 4.0}, 1)
     >>> means.means()
     {'loss': 2.0}
     """
 
-    chunk = 32
-
     def __init__(self) -> None:
-        self.pending: dict[tuple[str, int], list[Any]] = {}  # per (name, weight): the values not yet summed
-        self.added = 0  # add() calls since the pending values were last summed
-        self.sums: dict[str, tuple[Any, int]] = {}  # per name: the weighted sum so far and its total weight
+        self.sums: dict[str, RunningSum] = {}
 
     def add(self, values: Mapping[str, Any], weight: int = 1) -> None:
-        pending = self.pending
-        for name, value in values.items():
-            if isinstance(value, torch.Tensor) and value.requires_grad:
-                value = value.detach()
-            found = pending.get((name, weight))
-            if found is None:
-                pending[name, weight] = [value]
-            else:
-                found.append(value)
-        self.added += 1
-        if self.added == self.chunk:
-            self._sum_pending()
-
-    def _sum_pending(self) -> None:
-        """Fold the pending values into the running sums."""
         sums = self.sums
-        for (name, weight), values in self.pending.items():
-            total, total_weight = sums.get(name, (0.0, 0))
-            sums[name] = (total + _weighted_sum(values, weight), total_weight + weight * len(values))
-        self.pending, self.added = {}, 0
+        for name, value in values.items():
+            if not _is_scalar(value):
+                continue
+            found = sums.get(name)
+            if found is None:
+                found = sums[name] = RunningSum()
+            found.add(value, weight)
 
     def means(self) -> dict[str, float]:
-        self._sum_pending()
-        return {name: float(total) / weight for name, (total, weight) in self.sums.items()}
+        return {name: total.mean() for name, total in self.sums.items()}
 
     def to_plain(self) -> dict[str, list[list[float]]]:
         """The collected values as plain floats, for checkpoints: each name's mean and total weight."""
-        return {name: [[mean, self.sums[name][1]]] for name, mean in self.means().items()}
+        return {name: [[total.mean(), total.weight]] for name, total in self.sums.items()}
 
     @classmethod
     def from_plain(cls, data: Mapping[str, list[list[float]]]) -> EpochMeans:
         means = cls()
         for name, items in data.items():
-            means.sums[name] = (sum((float(v) * int(w) for v, w in items), 0.0), sum(int(w) for _, w in items))
+            total = means.sums[name] = RunningSum()
+            total.number = sum((float(v) * int(w) for v, w in items), 0.0)
+            total.weight = sum(int(w) for _, w in items)
         return means
 
 
-def _weighted_sum(values: list[Any], weight: int) -> Any:
-    """``sum(values) * weight`` in float64: scalar tensors stacked and summed on their device (no host sync, no copy
-    to the device); anything else (numbers, numpy scalars, tensors of mixed devices) one by one, as floats."""
+class RunningSum:
+    """A weighted sum of scalars: in a float64 tensor on the device of the tensors added (updated in place,
+    no host sync), and in a Python float for numbers and for tensors that one cannot take (on another device,
+    or on a device without float64).
+
+    >>> total = RunningSum()
+    >>> total.add(torch.tensor(3.0), 2)
+    >>> total.add(1, 4)
+    >>> total.mean(), total.weight
+    (1.6666666666666667, 6)
+    """
+
+    __slots__ = ("tensor", "number", "weight")
+
+    def __init__(self) -> None:
+        self.tensor: Any = None  # the device sum, made at the first tensor; _NO_DEVICE_SUM where it cannot be
+        self.number = 0.0
+        self.weight = 0
+
+    def add(self, value: Any, weight: int) -> None:
+        self.weight += weight
+        if isinstance(value, torch.Tensor):
+            if value.requires_grad:
+                value = value.detach()  # else the in-place sum would join the graph and keep every step's
+            if value.dim():
+                value = value.reshape(())
+            if self.tensor is None:
+                self.tensor = _device_sum(value)
+            if self.tensor is not _NO_DEVICE_SUM:
+                try:
+                    self.tensor.add_(value, alpha=weight)
+                    return
+                except RuntimeError:  # the tensor is on another device than the sum
+                    pass
+        self.number += as_float(value) * weight
+
+    def mean(self) -> float:
+        total = self.number if self.tensor is None or self.tensor is _NO_DEVICE_SUM else float(self.tensor) + self.number
+        return total / self.weight
+
+
+_NO_DEVICE_SUM = object()
+
+
+def _device_sum(value: torch.Tensor) -> Any:
+    """A float64 zero on ``value``'s device; :data:`_NO_DEVICE_SUM` on a device without float64 (MPS)."""
     try:
-        return torch.stack(values).reshape(-1).double().sum() * weight
-    except (TypeError, RuntimeError):  # not all scalar tensors on one device
-        return sum((as_float(v) for v in values), 0.0) * weight
+        return torch.zeros((), dtype=torch.float64, device=value.device)
+    except (TypeError, RuntimeError):
+        return _NO_DEVICE_SUM
 
 
 def batch_size(batch: Any) -> int:
