@@ -63,6 +63,24 @@ class TestStepOutputs:
         assert len(seen) == 8 and all(isinstance(v, float) for pair in seen for v in pair)
         assert trainer.callback_metrics["mae"] == pytest.approx(sum(m for _, m in seen) / 8)
 
+    def test_predictions_returned_beside_the_loss_are_outputs_not_metrics(self, tmp_path, monkeypatch):
+        """With the default bar drawing each step's values, a tensor of predictions once stopped the fit."""
+        monkeypatch.chdir(tmp_path)
+        monkeypatch.setenv("FHOOKS_PROGRESS_MININTERVAL", "0")  # the bar draws every step's values
+        outputs, metrics = [], []
+
+        def seen(event):
+            outputs.append(event.data.outputs)
+            metrics.append(dict(event.metrics))
+
+        hook = on("train_batch_end", seen)
+        trainer = Trainer(max_epochs=1, enable_checkpointing=False, enable_model_summary=False, callbacks=[hook])
+        trainer.fit(Returns(lambda loss: {"loss": loss, "preds": torch.zeros(4, 1)}), loader())
+        assert trainer.global_step == 8
+        assert all(out["preds"].shape == (4, 1) for out in outputs)
+        assert all("preds" not in m and math.isfinite(m["loss"]) for m in metrics)
+        assert "preds" not in trainer.callback_metrics and math.isfinite(trainer.callback_metrics["loss"])
+
     def test_returning_none_skips_the_batch(self):
         trainer = quiet(max_epochs=1)
         trainer.fit(Returns(lambda loss: None), loader())

@@ -73,16 +73,21 @@ def as_float(value: Any) -> float:
 
 
 class LazyMetrics(Mapping):
-    """Read-only metrics: a step's raw values over a snapshot of the latest metrics (``base``).
+    """Read-only metrics: a step's scalar values over a snapshot of the latest metrics (``base``).
 
     Tensor values become floats only when a hook reads them, so no device sync happens
-    for metrics nobody reads.
+    for metrics nobody reads. Values that are not scalars (predictions returned beside
+    the loss) are not metrics.
+
+    >>> metrics = LazyMetrics({"loss": torch.tensor(0.5), "preds": torch.zeros(4)}, {"val_loss": 0.7})
+    >>> dict(metrics)
+    {'loss': 0.5, 'val_loss': 0.7}
     """
 
     __slots__ = ("_raw", "_base", "_done")
 
     def __init__(self, raw: Mapping[str, Any], base: Mapping[str, float] | None = None) -> None:
-        self._raw = raw
+        self._raw = {name: value for name, value in raw.items() if _is_scalar(value)}
         self._base = dict(base) if base else {}
         self._done: dict[str, float] = {}
 

@@ -208,7 +208,7 @@ class Split(NamedTuple):
 
     callback: dict[str, torch.Tensor]
     log: dict[str, torch.Tensor]
-    pbar: dict[str, float]
+    pbar: dict[str, torch.Tensor]
 
 
 class Results(dict):
@@ -275,7 +275,7 @@ class Results(dict):
             if self.training or (meta.on_epoch and not on_step):
                 split.callback[name] = split.callback[forked] = value
             if meta.prog_bar:
-                split.pbar[forked] = value.item() if value.numel() == 1 else value
+                split.pbar[forked] = value  # a number only when read (trainer.progress_bar_metrics): no sync per step
         return split
 
     def reset(self) -> None:

@@ -474,8 +474,10 @@ class Trainer(TrainerSurface):
 
     @property
     def progress_bar_metrics(self) -> dict[str, Any]:
-        """The latest values logged with ``prog_bar=True`` (numbers, as Lightning's attribute)."""
-        return self.pbar_metrics
+        """The latest values logged with ``prog_bar=True``: numbers, as Lightning's attribute, read from their
+        tensors when asked for (on CUDA a read waits for the device: never once per step unasked)."""
+        return {name: value.item() if isinstance(value, torch.Tensor) and value.numel() == 1 else value
+                for name, value in self.pbar_metrics.items()}
 
     @contextlib.contextmanager
     def _attached(self, module: torch.nn.Module) -> Any:
