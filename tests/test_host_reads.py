@@ -48,17 +48,14 @@ def watch(seen, batch_idx: int) -> None:
         seen["on"] = True
 
 
-class Plain(torch.nn.Module):
-    """A plain module: the loss returned, averaged by the trainer into the epoch's metrics."""
+class Watching:
+    """A linear model that counts in its window: from the start of batch 1 to the end of the last batch (after
+    the hooks)."""
 
     def __init__(self, seen) -> None:
         super().__init__()
         self.net = torch.nn.Linear(8, 1)
         self.seen = seen
-
-    def training_step(self, batch, batch_idx):
-        x, y = batch
-        return {"loss": torch.nn.functional.mse_loss(self.net(x), y), "preds": self.net(x).detach()}
 
     def configure_optimizers(self):
         return torch.optim.SGD(self.parameters(), lr=0.01)
@@ -71,13 +68,16 @@ class Plain(torch.nn.Module):
             self.seen["on"] = False
 
 
-class Logging(LightningModule):
-    """A module written for Lightning: ``self.log`` at each step, on the step and the epoch, shown in the bar."""
+class Plain(Watching, torch.nn.Module):
+    """A plain module: the loss returned, averaged by the trainer into the epoch's metrics."""
 
-    def __init__(self, seen) -> None:
-        super().__init__()
-        self.net = torch.nn.Linear(8, 1)
-        self.seen = seen
+    def training_step(self, batch, batch_idx):
+        x, y = batch
+        return {"loss": torch.nn.functional.mse_loss(self.net(x), y), "preds": self.net(x).detach()}
+
+
+class Logging(Watching, LightningModule):
+    """A module written for Lightning: ``self.log`` at each step, on the step and the epoch, shown in the bar."""
 
     def training_step(self, batch, batch_idx):
         x, y = batch
@@ -85,16 +85,6 @@ class Logging(LightningModule):
         self.log("train_loss", loss, on_step=True, on_epoch=True, prog_bar=True)
         self.log("mae", (self.net(x) - y).abs().mean(), on_epoch=True)
         return loss
-
-    def configure_optimizers(self):
-        return torch.optim.SGD(self.parameters(), lr=0.01)
-
-    def on_train_batch_start(self, batch, batch_idx):
-        watch(self.seen, batch_idx)
-
-    def on_train_batch_end(self, outputs, batch, batch_idx):
-        if batch_idx == STEPS - 1:
-            self.seen["on"] = False
 
 
 def described(where) -> str:

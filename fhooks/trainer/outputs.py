@@ -166,7 +166,7 @@ class RunningSum:
     (1.6666666666666667, 6)
     """
 
-    __slots__ = ("tensor", "number", "weight")
+    __slots__ = ("number", "tensor", "weight")
 
     def __init__(self) -> None:
         self.tensor: Any = None  # the device sum, made at the first tensor; _NO_DEVICE_SUM where it cannot be
