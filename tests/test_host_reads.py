@@ -21,7 +21,7 @@ import pytest
 import torch
 
 from fhooks import LightningModule, Trainer
-from fhooks.callbacks import EarlyStopping, LearningRateMonitor, ModelCheckpoint
+from fhooks.callbacks import DeviceStatsMonitor, EarlyStopping, LearningRateMonitor, ModelCheckpoint
 
 STEPS = 40
 READS = ("item", "tolist", "numpy", "__float__", "__int__", "__index__", "__bool__", "__format__")
@@ -229,6 +229,7 @@ LOGGING = {  # module, callbacks: what is logged at a step is read there and onl
     "sync_dist_one_process": (SyncDist, list),
     "torchmetrics_metric": (MetricLogged, list),
     "learning_rate_monitor_per_step": (Scheduled, lambda: [LearningRateMonitor(logging_interval="step")]),
+    "device_stats_monitor": (Logging, lambda: [DeviceStatsMonitor()]),
 }
 #: The logging steps in the window: (step + 1) % 10 == 0; batch 39's rows go to the loggers after its end hooks.
 LOGGING_STEPS = {9, 19, 29}
