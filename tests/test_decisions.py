@@ -11,6 +11,7 @@ import fhooks
 from fhooks import Log, lambda_hook
 from fhooks.core import Event, Stop
 from fhooks.interpret import Decision
+from fhooks.trainer.outputs import LazyMetrics
 
 STEPS = 40
 BIG = 64 * 1024  # floats per batch: 256 KiB
@@ -59,6 +60,13 @@ class TestDecision:
             "train_batch_end", "fit", 1, 5, 2, 0.5)
         assert dict(decision.metrics) == {"loss": 0.25} and type(decision.metrics["loss"]) is float
         assert decision.event.data is None and not hasattr(decision, "data")
+
+    def test_keeps_of_a_batch_end_only_the_metrics_read(self):
+        """Reading the others would wait for the device at a step where no one asked for them."""
+        metrics = LazyMetrics({"loss": torch.tensor(0.25), "acc": torch.tensor(0.5)}, {"lr": 0.1})
+        assert metrics["loss"] == 0.25  # a hook read it
+        decision = Decision.of(Event("train_batch_end", metrics=metrics), Stop("x"))
+        assert dict(decision.metrics) == {"loss": 0.25, "lr": 0.1}
 
 
 class TestTrainerDecisions:

@@ -2,6 +2,8 @@
 
 A :class:`Decision` keeps the event's kind, stage, counters, time and metrics,
 never its ``data``: the batch, the outputs and the loss are not kept alive by the log.
+Of a training batch's metrics it keeps those the hooks read (reading the others would
+wait for the device at that step).
 
 >>> from fhooks.core import Event, Stop
 >>> d = Decision.of(Event("validation_end", epoch=2, step=6, metrics={"val_loss": 0.5}, data=[1.0] * 1000), Stop("x"))
@@ -32,10 +34,15 @@ def _plain(value: Any) -> Any:
 
 
 def plain_metrics(metrics: Mapping[str, Any]) -> Mapping[str, Any]:
-    """A frozen copy of ``metrics`` with tensors turned into numbers (no graph or device memory kept)."""
+    """A frozen copy of ``metrics`` with tensors turned into numbers (no graph or device memory kept).
+
+    Metrics that read their tensors lazily (a ``known()`` method: the trainer's batch-end metrics) give
+    only what is known without a read: the values hooks read, no new wait for the device at that step.
+    """
     if not metrics:
         return EMPTY
-    return frozendict({k: _plain(v) for k, v in metrics.items()})
+    known = getattr(metrics, "known", None)
+    return frozendict({k: _plain(v) for k, v in (known() if known is not None else metrics).items()})
 
 
 @attrs.frozen

@@ -94,8 +94,20 @@ class LazyMetrics(Mapping):
     def __getitem__(self, key: str) -> float:
         done = self._done
         if key not in done:
-            done[key] = as_float(self._raw[key] if key in self._raw else self._base[key])
+            done[key] = as_float(self._value(key))
         return done[key]
+
+    def known(self) -> dict[str, float]:
+        """The values known without a read: those hooks have read, and those that are not tensors.
+
+        >>> metrics = LazyMetrics({"loss": torch.tensor(0.5), "acc": torch.tensor(0.75)}, {"lr": 0.1})
+        >>> metrics["loss"], metrics.known()
+        (0.5, {'loss': 0.5, 'lr': 0.1})
+        """
+        return {k: self[k] for k in self if k in self._done or not isinstance(self._value(k), torch.Tensor)}
+
+    def _value(self, key: str) -> Any:
+        return self._raw[key] if key in self._raw else self._base[key]
 
     def __iter__(self) -> Iterator[str]:
         yield from self._raw

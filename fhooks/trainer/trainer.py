@@ -356,15 +356,16 @@ class Trainer(TrainerSurface):
     def log_metrics(self, metrics: Mapping[str, Any], step: int | None = None) -> None:
         """Send metrics to ``logged_metrics`` and every logger (what a ``Log`` effect does).
 
-        ``logged_metrics`` keeps the values as given; the loggers get Python numbers. Without a
+        ``logged_metrics`` keeps the values as given; the loggers get Python numbers, read only when
+        there is a logger to give them to (on CUDA a read waits for the device). Without a
         ``step`` the logger's row gets an ``epoch`` column and Lightning's step: while training, the
         optimizer steps taken before the current batch (so the rows of the 50th batch say 49), else
         the global step. Each logger saves after.
         """
         self.logged_metrics.update(metrics)
-        values = {k: v.item() if isinstance(v, torch.Tensor) else v for k, v in metrics.items()}
-        if not self.loggers or not values or self.global_rank != 0:
+        if not self.loggers or not metrics or self.global_rank != 0:
             return
+        values = {k: v.item() if isinstance(v, torch.Tensor) else v for k, v in metrics.items()}
         if step is None:
             values.setdefault("epoch", self.current_epoch)
             step = self.global_step if self.log_step is None else self.log_step
