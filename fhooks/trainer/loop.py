@@ -100,14 +100,18 @@ def fit(trainer: Any, module: Any, train_loaders: Any, val_loaders: Any, ckpt_pa
         trainer.strategy.setup_module(trainer, module)
         if callable(getattr(module, "configure_optimizers", None)) and lightning.is_lightning_module(module):
             _configure_optimizers(trainer, module)  # as Lightning: after setup, before the dataloaders
-        train = _loaders(_data_source(trainer, module), train_loaders, "train_dataloader")
+        source = _data_source(trainer, module)
+        # as Lightning: a sanity check asks for the validation loaders first, its RNG isolated (a loader that
+        # draws random data when made gets the same draws), then the training loader
+        with _rng_kept(_sanity_checks(trainer, module)):
+            val = _loaders(source, val_loaders, "val_dataloader")
+        train = _loaders(source, train_loaders, "train_dataloader")
         if not train:
             raise MisconfigurationError("Trainer.fit: no training data; pass train_dataloaders or define train_dataloader()")
         if len(train) > 1:
             raise MisconfigurationError(f"Trainer.fit: got {len(train)} training loaders; pass one")
         trainer.train_loader = trainer.strategy.prepare_loader(train[0], training=True)
-        trainer.val_loaders = [trainer.strategy.prepare_loader(loader, training=False) for loader in
-                               _loaders(_data_source(trainer, module), val_loaders, "val_dataloader")]
+        trainer.val_loaders = [trainer.strategy.prepare_loader(loader, training=False) for loader in val]
         if not overridden(module, "validation_step"):
             trainer.val_loaders = []
         if not callable(getattr(module, "configure_optimizers", None)):
@@ -189,6 +193,21 @@ def _eval_total(loaders: list[Any], limit: int | float, at_most: int | None = No
     """Batches of one evaluation epoch over ``loaders``; None when a length is not known."""
     counts = [_eval_batches(loader, limit, at_most) for loader in loaders]
     return None if None in counts else sum(counts)
+
+
+def _sanity_checks(trainer: Any, module: Any) -> bool:
+    """Whether the fit will run a sanity check, known before the loaders are (Lightning's condition)."""
+    return bool(trainer.num_sanity_val_steps) and not trainer.fast_dev_run and overridden(module, "validation_step") \
+        and trainer.limits["validate"] != 0
+
+
+@contextlib.contextmanager
+def _rng_kept(keep: bool) -> Iterator[None]:
+    """Every global RNG left after the block as it was before, when ``keep`` (Lightning's ``isolate_rng``)."""
+    states = ckpt.rng_states() if keep else None
+    yield
+    if states is not None:
+        ckpt.set_rng_states(states)
 
 
 def _sanity_total(trainer: Any) -> int:

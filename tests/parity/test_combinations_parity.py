@@ -177,3 +177,20 @@ def test_predict_gives_back_the_modes_it_found(tmp_path):
             trainer.predict(module, loader(8, 4))
         modes[name] = (module.training, module.backbone.training, module.head.training)
     assert modes["fhooks"] == modes["lightning"] == (True, False, True)
+
+
+def test_loaders_that_draw_random_data_get_lightnings_draws(tmp_path):
+    from lightning.pytorch.demos.boring_classes import BoringModel
+
+    def program(pl):
+        class Logs(BoringModel):  # its loaders draw their data from the global RNG when made
+            def validation_step(self, batch, batch_idx):
+                self.log("val", super().validation_step(batch, batch_idx)["x"])
+
+        torch.manual_seed(0)
+        trainer = pl.Trainer(**trainer_args(pl, max_epochs=2, limit_train_batches=4, limit_val_batches=2,
+                                            log_every_n_steps=1))
+        trainer.fit(Logs())
+        return trainer
+
+    compare(tmp_path, program)
