@@ -121,10 +121,30 @@ def transfer(module: Any, batch: Any, device: Any, dataloader_idx: int) -> Any:
     return batch
 
 
-def model_mode(module: Any, prefix: str, mode: str) -> None:
-    """``on_{prefix}_model_{mode}`` when the module overrides it, else ``module.eval()``/``module.train()``."""
-    name = f"on_{prefix}_model_{mode}"
-    getattr(module, name if overridden(module, name) else mode)()
+def model_eval(module: Any, prefix: str) -> dict[str, bool]:
+    """``on_{prefix}_model_eval`` when the module overrides it, else ``module.eval()``; returns the mode each
+    submodule had before, for :func:`model_train`."""
+    modes = {name: sub.training for name, sub in module.named_modules()}
+    name = f"on_{prefix}_model_eval"
+    getattr(module, name if overridden(module, name) else "eval")()
+    return modes
+
+
+def model_train(module: Any, prefix: str, modes: dict[str, bool]) -> None:
+    """``on_{prefix}_model_train`` when the module overrides it, else each submodule's mode back as ``modes`` has
+    it (Lightning's: a submodule frozen in eval mode stays so, not ``module.train()``)."""
+    name = f"on_{prefix}_model_train"
+    if overridden(module, name):
+        getattr(module, name)()
+    else:
+        restore_modes(module, modes)
+
+
+def restore_modes(module: Any, modes: dict[str, bool]) -> None:
+    """Each submodule's ``training`` flag back as :func:`model_eval` found it."""
+    for name, sub in module.named_modules():
+        if name in modes:
+            sub.training = modes[name]
 
 
 def _combinator(hook: Any) -> bool:

@@ -100,14 +100,18 @@ def fit(trainer: Any, module: Any, train_loaders: Any, val_loaders: Any, ckpt_pa
         trainer.strategy.setup_module(trainer, module)
         if callable(getattr(module, "configure_optimizers", None)) and lightning.is_lightning_module(module):
             _configure_optimizers(trainer, module)  # as Lightning: after setup, before the dataloaders
-        train = _loaders(_data_source(trainer, module), train_loaders, "train_dataloader")
+        source = _data_source(trainer, module)
+        # as Lightning: a sanity check asks for the validation loaders first, its RNG isolated (a loader that
+        # draws random data when made gets the same draws), then the training loader
+        with _rng_kept(_sanity_checks(trainer, module)):
+            val = _loaders(source, val_loaders, "val_dataloader")
+        train = _loaders(source, train_loaders, "train_dataloader")
         if not train:
             raise MisconfigurationError("Trainer.fit: no training data; pass train_dataloaders or define train_dataloader()")
         if len(train) > 1:
             raise MisconfigurationError(f"Trainer.fit: got {len(train)} training loaders; pass one")
         trainer.train_loader = trainer.strategy.prepare_loader(train[0], training=True)
-        trainer.val_loaders = [trainer.strategy.prepare_loader(loader, training=False) for loader in
-                               _loaders(_data_source(trainer, module), val_loaders, "val_dataloader")]
+        trainer.val_loaders = [trainer.strategy.prepare_loader(loader, training=False) for loader in val]
         if not overridden(module, "validation_step"):
             trainer.val_loaders = []
         if not callable(getattr(module, "configure_optimizers", None)):
@@ -138,8 +142,7 @@ def fit(trainer: Any, module: Any, train_loaders: Any, val_loaders: Any, ckpt_pa
         if plan is not None:
             ckpt.set_rng_states(plan.rng)
         trainer.resuming = None
-        trainer.training = True
-        module.train()
+        trainer.training = True  # the module's modes stay as they are (Lightning sets none): frozen parts stay eval
         d.emit("train_start")
         _epochs(trainer, module, plan)
         trainer.log_step = None
@@ -190,6 +193,21 @@ def _eval_total(loaders: list[Any], limit: int | float, at_most: int | None = No
     """Batches of one evaluation epoch over ``loaders``; None when a length is not known."""
     counts = [_eval_batches(loader, limit, at_most) for loader in loaders]
     return None if None in counts else sum(counts)
+
+
+def _sanity_checks(trainer: Any, module: Any) -> bool:
+    """Whether the fit will run a sanity check, known before the loaders are (Lightning's condition)."""
+    return bool(trainer.num_sanity_val_steps) and not trainer.fast_dev_run and overridden(module, "validation_step") \
+        and trainer.limits["validate"] != 0
+
+
+@contextlib.contextmanager
+def _rng_kept(keep: bool) -> Iterator[None]:
+    """Every global RNG left after the block as it was before, when ``keep`` (Lightning's ``isolate_rng``)."""
+    states = ckpt.rng_states() if keep else None
+    yield
+    if states is not None:
+        ckpt.set_rng_states(states)
 
 
 def _sanity_total(trainer: Any) -> int:
@@ -259,6 +277,7 @@ def _train_epoch(trainer: Any, module: Any, plan: Any) -> None:
     if resume is None:
         trainer.train_means = EpochMeans()
         trainer.book.active = trainer.book.train
+        trainer.batches_before_epoch += trainer.live.batches_done
         trainer.live.set(Position(epoch=trainer.current_epoch))
         moments.boundary(trainer)
         moments.advance(trainer, EPOCH_STARTED)
@@ -331,23 +350,33 @@ def _after_batch(trainer: Any, module: Any, batch_idx: int, last: bool, validati
     """The validation due after a batch (``schedule``: :func:`_val_schedule`), then whether the epoch ends here
     (a stop, max_steps)."""
     every, at_last = schedule
-    due = (at_last and last) or (every is not None and (batch_idx + 1) % every == 0)
+    due = (at_last and last) or (every is not None and _batches_counted(trainer, batch_idx) % every == 0)
     if due and not validation_done:
         _validate_in_fit(trainer, module)
     strategies.agree_on_stop(trainer)
-    if trainer.should_stop and trainer.can_stop:
-        if not due and not validation_done and _val_at_epoch_end(trainer):
-            _validate_in_fit(trainer, module)
-        moments.advance(trainer, VALIDATION_DONE)
-        return True
+    stops = trainer.should_stop and trainer.can_stop
+    if stops and not due and not validation_done and _val_at_epoch_end(trainer):
+        _validate_in_fit(trainer, module)
+    if not validation_done:
+        _step_plateau_schedulers(trainer, batch_idx, last)
     moments.advance(trainer, VALIDATION_DONE)
-    return trainer.max_steps != -1 and trainer.global_step >= trainer.max_steps
+    return stops or (trainer.max_steps != -1 and trainer.global_step >= trainer.max_steps)
+
+
+def _step_plateau_schedulers(trainer: Any, batch_idx: int, last: bool) -> None:
+    """``ReduceLROnPlateau`` schedulers of interval "step": after the batch's validation, so they see its metrics
+    (Lightning's order); only after a batch that stepped the optimizer."""
+    if not trainer.lr_scheduler_configs or trainer.step_mode == "manual":
+        return
+    if last or (batch_idx + 1) % trainer.accumulate_grad_batches == 0:
+        step_schedulers(trainer.lr_scheduler_configs, "step", batch_idx + 1, trainer.callback_metrics,
+                        module_step.scheduler_step(trainer), plateau=True)
 
 
 def _step_epoch_schedulers(trainer: Any) -> None:
     if trainer.step_mode != "manual":  # under manual optimization the module steps its schedulers, as Lightning
         step_schedulers(trainer.lr_scheduler_configs, "epoch", trainer.current_epoch + 1, trainer.callback_metrics,
-                        module_step.scheduler_step(trainer))
+                        module_step.scheduler_step(trainer), plateau=True)
     moments.advance(trainer, SCHEDULERS_STEPPED)
 
 
@@ -397,6 +426,10 @@ def _train_batch(trainer: Any, module: Any, batch: Any, batch_idx: int, last: bo
             trainer.train_means.add(values, batch_size(batch))
         if "train_batch_end" in heard:
             outputs = {**values, "loss": value / accumulate if accumulate > 1 else value}
+    if last and not manual and trainer.lr_scheduler_configs:
+        # as Lightning: the epoch's other schedulers step with its last batch, before its validation
+        step_schedulers(trainer.lr_scheduler_configs, "epoch", trainer.current_epoch + 1, trainer.callback_metrics,
+                        module_step.scheduler_step(trainer), plateau=False)
     if book.train and "train_batch_end" in heard:
         book.collect(on_step=True)  # what training_step logged, seen by the train_batch_end hooks
     moments.batch_stepped(trainer, batch_idx, moments.batch_end_payload(values, outputs, trainer.log_step)
@@ -448,7 +481,8 @@ def _optimizer_step(trainer: Any, optimizer: Any, batch_idx: int, heard: frozens
         optimizer.step()
     trainer.global_step += 1
     if trainer.lr_scheduler_configs:
-        step_schedulers(trainer.lr_scheduler_configs, "step", trainer.global_step, trainer.callback_metrics)
+        step_schedulers(trainer.lr_scheduler_configs, "step", batch_idx + 1, trainer.callback_metrics,
+                        module_step.scheduler_step(trainer), plateau=False)
 
 
 def _transfer(trainer: Any, module: Any, batch: Any, dataloader_idx: int) -> Any:
@@ -465,14 +499,27 @@ def _val_at_epoch_end(trainer: Any) -> bool:
 
 def _val_schedule(trainer: Any) -> tuple[int | None, bool]:
     """When validation is due in this epoch: after every ``n``-th batch (None: never by count) and whether after
-    the last one; ``(None, False)`` when the epoch validates not at all."""
+    the last one; ``(None, False)`` when the epoch validates not at all.
+
+    As Lightning, a fraction of an epoch validates on multiples of its batch count only: 0.25 of 9 batches
+    validates after batches 2, 4, 6 and 8, not after the 9th."""
     if not _val_at_epoch_end(trainer):
         return None, False
     interval = trainer.val_check_interval
     if isinstance(interval, float):
         total = trainer.num_training_batches
-        return (max(1, int(total * interval)) if total and interval < 1.0 else None), True
+        if total and interval < 1.0:
+            return max(1, int(total * interval)), False
+        return None, True
     return interval, False
+
+
+def _batches_counted(trainer: Any, batch_idx: int) -> int:
+    """Batches run up to and including ``batch_idx``: in this epoch, or in the whole fit when
+    ``check_val_every_n_epoch=None`` (Lightning's ``total_batch_idx + 1``: an int interval spans epochs)."""
+    if trainer.check_val_every_n_epoch is None:
+        return trainer.batches_before_epoch + batch_idx + 1
+    return batch_idx + 1
 
 
 def _validate_in_fit(trainer: Any, module: Any) -> None:
@@ -485,7 +532,6 @@ def _validate_in_fit(trainer: Any, module: Any) -> None:
     finally:
         trainer.validating_in_fit = False
     trainer.training = True
-    lightning.model_mode(module, "validation", "train")
 
 
 def _flush_epoch_logs(trainer: Any) -> None:
@@ -510,7 +556,7 @@ def _run_eval(trainer: Any, module: Any, stage: str, loaders: list[Any], limit_o
     means = EpochMeans()
     book = trainer.book
     previous = book.start_eval()
-    lightning.model_mode(module, prefix, "eval")
+    modes = lightning.model_eval(module, prefix)
     d.emit(f"{prefix}_start", stage)
     d.emit(f"{prefix}_epoch_start", stage)
     with trainer.settings.no_grad(in_fit=stage in ("fit", "sanity_check")):
@@ -545,6 +591,7 @@ def _run_eval(trainer: Any, module: Any, stage: str, loaders: list[Any], limit_o
         moments.advance(trainer, VALIDATION_DONE)
     d.emit(f"{prefix}_end", stage, metrics=frozendict(float_metrics(metrics)) if stage == "sanity_check"
            else float_metrics(trainer.callback_metrics))
+    lightning.model_train(module, prefix, modes)
     if stage != "sanity_check" and metrics:
         trainer.log_metrics(metrics)
     return {k: as_float(v) for k, v in metrics.items()}
@@ -621,7 +668,7 @@ def predict(trainer: Any, module: Any, loaders: Any, ckpt_path: Any) -> list[Any
         trainer.predict_dataloaders = found
         total = _eval_total(found, trainer.limits["predict"])
         d.emit("setup", "predict", data=trainer.run_info(num_predict_batches=total))
-        module.eval()
+        modes = lightning.model_eval(module, "predict")
         d.emit("predict_start", "predict")
         d.emit("predict_epoch_start", "predict")
         predictions: list[Any] = []
@@ -639,6 +686,7 @@ def predict(trainer: Any, module: Any, loaders: Any, ckpt_path: Any) -> list[Any
                     d.emit("predict_batch_end", "predict", data=batch_data(batch, out, idx), batch_idx=batch_idx)
         d.emit("predict_epoch_end", "predict")
         d.emit("predict_end", "predict")
+        lightning.restore_modes(module, modes)  # Lightning has no on_predict_model_train
         d.emit("teardown", "predict")
         lightning.after_run(module, trainer.datamodule, "predict")
         trainer.finalize_loggers("success")
@@ -677,6 +725,7 @@ def build_checkpoint(trainer: Any, weights_only: bool) -> dict[str, Any]:
         "loops": {
             "epoch": trainer.current_epoch, "global_step": trainer.global_step,
             "accumulate_grad_batches": trainer.accumulate_grad_batches,
+            "batches_before_epoch": trainer.batches_before_epoch,
             "train_means": trainer.train_means.to_plain(),
             "should_stop": should_stop, "stop_reasons": list(stop_reasons),
         },

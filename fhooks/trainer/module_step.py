@@ -103,8 +103,8 @@ def run(trainer: Any, module: Any, batch: Any, batch_idx: int, last: bool, heard
         if trainer.lr_scheduler_configs:
             from fhooks.trainer.optim import step_schedulers
 
-            step_schedulers(trainer.lr_scheduler_configs, "step", trainer.global_step, trainer.callback_metrics,
-                            scheduler_step(trainer))
+            step_schedulers(trainer.lr_scheduler_configs, "step", batch_idx + 1, trainer.callback_metrics,
+                            scheduler_step(trainer), plateau=False)
     else:
         closure()
     return done[0]

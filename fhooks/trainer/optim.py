@@ -96,13 +96,16 @@ def parse_optimizers(config: Any) -> tuple[list[torch.optim.Optimizer], list[Sch
 
 
 def step_schedulers(schedulers: list[SchedulerConfig], interval: str, count: int, metrics: Mapping[str, float],
-                    step: Any = None) -> None:
-    """Step the schedulers of ``interval`` whose frequency divides ``count`` (steps or epochs done).
+                    step: Any = None, plateau: bool | None = None) -> None:
+    """Step the schedulers of ``interval`` whose frequency divides ``count`` (the epoch's batches, or epochs, done).
 
     ``step``: the module's ``lr_scheduler_step(scheduler, metric)``, which then does the stepping.
+    ``plateau``: True or False steps only the ``ReduceLROnPlateau`` schedulers, or only the others.
     """
     for config in schedulers:
         if config.interval != interval or count % config.frequency:
+            continue
+        if plateau is not None and plateau != _plateau(config.scheduler):
             continue
         if _plateau(config.scheduler):
             if config.monitor not in metrics:

@@ -373,6 +373,7 @@ def loops(trainer: Any, module: Any, plan: Plan) -> None:
     position = plan.position
     trainer.current_epoch = position.epoch
     trainer.global_step = saved["global_step"]
+    trainer.batches_before_epoch = saved.get("batches_before_epoch", 0)
     trainer.position = position
     if "fhooks_version" in checkpoint:  # Lightning keeps no such counter: the trainer's own value stays
         trainer.accumulate_grad_batches = saved["accumulate_grad_batches"]

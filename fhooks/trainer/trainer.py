@@ -210,6 +210,7 @@ class Trainer(TrainerSurface):
     def _reset(self) -> None:
         self.current_epoch = 0
         self.global_step = 0
+        self.batches_before_epoch = 0  # training batches of the epochs before the current one
         self.should_stop = False
         self.stop_reasons: list[str] = []
         self.callback_metrics: dict[str, Any] = {}  # tensors from self.log, floats from returned values
