@@ -126,8 +126,8 @@ class EpochMeans:
     Each name keeps a running weighted sum (:class:`RunningSum`), so no batch's tensor outlives its step
     (small tensors kept alive among a step's large transient ones made the heap give memory back and take
     it again every step: 25 to 40 page faults a step on a 0.6 ms CPU step), and no accelerator's value is
-    read on the host before the epoch ends. Values that are not scalars (predictions
-    returned beside the loss) are not averaged.
+    read on the host before the epoch ends. Values that are not scalars (predictions returned beside the
+    loss) are not averaged.
 
     >>> means = EpochMeans()
     >>> means.add({"loss": torch.tensor(1.0), "preds": torch.zeros(3)}, 2)
