@@ -231,13 +231,12 @@ def _sanity_check(trainer: Any, module: Any) -> None:
     if not steps or not trainer.val_loaders or trainer.fast_dev_run:
         return
     trainer.sanity_checking = True
-    rng = ckpt.rng_states()  # as Lightning's isolate_rng: the sanity check leaves every generator as it found it
-    metrics = trainer.book.snapshot()
-    trainer.dispatcher.emit("sanity_check_start", "sanity_check")
-    _run_eval(trainer, module, "sanity_check", trainer.val_loaders, None if steps == -1 else steps)
-    trainer.dispatcher.emit("sanity_check_end", "sanity_check")
-    trainer.book.restore(metrics)
-    ckpt.set_rng_states(rng)
+    with _rng_kept(True):  # the sanity check leaves every generator as it found it
+        metrics = trainer.book.snapshot()
+        trainer.dispatcher.emit("sanity_check_start", "sanity_check")
+        _run_eval(trainer, module, "sanity_check", trainer.val_loaders, None if steps == -1 else steps)
+        trainer.dispatcher.emit("sanity_check_end", "sanity_check")
+        trainer.book.restore(metrics)
     trainer.sanity_checking = False
 
 
