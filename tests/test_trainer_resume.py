@@ -165,6 +165,27 @@ class TestSchedulersAcrossResume:
         assert_same_weights(module, reference)
 
 
+class TestValidationCountAcrossResume:
+    """An int ``val_check_interval`` with ``check_val_every_n_epoch=None`` counts batches over the whole fit."""
+
+    def fit(self, tmp_path, max_epochs, ckpt_path=None):
+        validated_at: list[int] = []
+        hooks = [on("train_epoch_end", lambda e: SaveCheckpoint(str(tmp_path / "epoch_end.ckpt"))),
+                 on("validation_end", lambda e: validated_at.append(e.step))]
+        trainer = Trainer(callbacks=hooks, max_epochs=max_epochs, seed=7, val_check_interval=3,
+                          check_val_every_n_epoch=None, limit_val_batches=1, num_sanity_val_steps=0,
+                          enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+                          logger=False)
+        trainer.fit(Regressor(), loader(), loader(n=16), ckpt_path=ckpt_path)
+        return validated_at
+
+    def test_a_resumed_fit_validates_where_the_uninterrupted_one_does(self, tmp_path):
+        reference = self.fit(tmp_path / "ref", 3)
+        assert reference == [3, 6, 9, 12, 15, 18, 21, 24]  # every 3rd of the fit's 24 batches, across epochs of 8
+        self.fit(tmp_path, 2)
+        assert self.fit(tmp_path, 3, ckpt_path=tmp_path / "epoch_end.ckpt") == [18, 21, 24]
+
+
 class TestFormatOne:
     def test_a_checkpoint_from_before_positions_resumes_exactly(self, tmp_path, reference):
         from fhooks.core.serialize import from_data, to_data
